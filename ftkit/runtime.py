@@ -1,0 +1,118 @@
+"""Where and how things run: device choice, seeding, and the run profile.
+
+Nothing here runs at import time; lessons call `seed_everything(SEED)` themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+__all__ = ["pick_device", "seed_everything", "Profile", "get_profile", "PROFILES"]
+
+
+def pick_device(prefer: str | None = None) -> str:
+    """'cuda' if a GPU is usable, else 'mps' on Apple silicon, else 'cpu'.
+
+    `prefer` (or the FTKIT_DEVICE environment variable) forces a choice, e.g. 'cpu' on a
+    GPU machine to reproduce CPU numbers exactly.
+    """
+    import torch
+
+    choice = prefer or os.environ.get("FTKIT_DEVICE")
+    if choice:
+        if choice not in ("cpu", "cuda", "mps") and not choice.startswith("cuda:"):
+            raise ConfigError(f"Unknown device {choice!r}. Use 'cpu', 'cuda', 'cuda:N' or 'mps'.")
+        return choice
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and torch so a CPU run gives the same numbers twice."""
+    import numpy as np
+    import torch
+
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"Seed must be a non-negative integer, got {seed!r}. Pass e.g. SEED = 0.")
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return seed
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big a run is.  `smoke` is for tests (seconds, tiny random models);
+    `default` is the real lesson on this laptop-class CPU with offline pretrained models."""
+
+    name: str
+    vision_model: str  # preset used when a lesson's MODEL is left as None
+    text_model: str
+    lm_model: str
+    image_size: int  # pixels per side fed to the CNN; 128 matches the real helmet crops
+    max_rows: int | None  # cap on table rows per split (None = all)
+    max_records: int | None  # cap on instruction records
+    epochs: int  # default epochs for a lesson's head training
+    steps: int  # default optimizer steps for LoRA lessons
+    batch_size: int
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        vision_model="tiny-resnet",
+        text_model="tiny-bert",
+        lm_model="tiny-qwen2",
+        image_size=32,  # tiny images: a test epoch takes well under a second
+        max_rows=64,
+        max_records=24,
+        epochs=2,
+        steps=4,
+        batch_size=16,
+        description="tests only: tiny random models and a handful of examples, seconds per lesson",
+    ),
+    "default": Profile(
+        name="default",
+        vision_model="resnet18",  # falls back to the packaged efficientnet_lite0 offline
+        text_model="minilm-l6",
+        lm_model="smollm2-135m-instruct",
+        image_size=128,
+        max_rows=None,
+        max_records=None,
+        epochs=5,
+        steps=60,
+        batch_size=32,
+        description="the real lesson on a 2-core CPU with pretrained models that work offline",
+    ),
+    "gpu": Profile(
+        name="gpu",
+        vision_model="resnet50",
+        text_model="bert-base-uncased",
+        lm_model="qwen2.5-0.5b-instruct",
+        image_size=224,
+        max_rows=None,
+        max_records=None,
+        epochs=5,
+        steps=200,
+        batch_size=64,
+        description="a CUDA machine with internet: the seed material's own model choices",
+    ),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called `name`, else $FTKIT_PROFILE, else 'default'."""
+    key = name or os.environ.get("FTKIT_PROFILE") or "default"
+    if key not in PROFILES:
+        raise ConfigError(f"Unknown profile {key!r}. Use one of: {', '.join(PROFILES)} (set PROFILE or FTKIT_PROFILE).")
+    return PROFILES[key]
