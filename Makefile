@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 # JupyterLab on 127.0.0.1 only, with a random token (printed in the URL below).
 lab: setup
 	@echo "Starting JupyterLab on http://127.0.0.1:$(PORT)/ - open the URL with ?token=... printed below."
-	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE-0} $(VENV)/bin/jupyter lab --no-browser \
+	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE-0} $(VENV)/bin/jupyter lab --no-browser $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks \
 	  --IdentityProvider.token="$$($(PY) -c 'import secrets; print(secrets.token_hex(24))')"
 

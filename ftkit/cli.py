@@ -1,0 +1,76 @@
+"""The `ftkit` command: `ftkit doctor`, `ftkit samples`, `ftkit lessons`.
+
+Kept thin: each sub-command calls one library function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent  # the checkout (for samples/notebooks defaults)
+
+
+def _doctor(args) -> int:
+    from .doctor import doctor
+
+    report = doctor(print_report=True)
+    return 0 if report.get("ok", True) else 1
+
+
+def _samples(args) -> int:
+    from .samples.helmet import generate_helmet_dataset
+
+    out = Path(args.out)
+    generate_helmet_dataset(out, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
+                            size=args.size, seed=args.seed, overwrite=args.overwrite)
+    print(f"helmet sample images written to {out}")
+    return 0
+
+
+def _lessons(args) -> int:
+    from .lessons import run_lessons
+
+    table = run_lessons(notebooks_dir=Path(args.notebooks), out_dir=Path(args.out),
+                        profile=args.profile, only=args.only)
+    print(table.to_string(index=False) if hasattr(table, "to_string") else table)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="ftkit", description="Fine-tuning lessons kit.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("doctor", help="check the environment and which model presets work offline")
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("samples", help="regenerate the procedural helmet images")
+    p.add_argument("--out", default=str(REPO / "data_samples" / "helmet"))
+    p.add_argument("--n-train", type=int, default=400)
+    p.add_argument("--n-val", type=int, default=100)
+    p.add_argument("--n-test", type=int, default=100)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    p.set_defaults(func=_samples)
+
+    p = sub.add_parser("lessons", help="run every lesson notebook headless and print a results table")
+    p.add_argument("--profile", default="default", help="smoke | default | gpu")
+    p.add_argument("--out", default="outputs/lessons")
+    p.add_argument("--notebooks", default=str(REPO / "notebooks"))
+    p.add_argument("--only", nargs="*", default=None, help="notebook name prefixes, e.g. 01 03")
+    p.set_defaults(func=_lessons)
+
+    args = parser.parse_args(argv)
+    from .errors import FtkitError
+
+    try:
+        return args.func(args)
+    except FtkitError as exc:  # one clean line, no traceback, for user mistakes
+        print(f"ftkit: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
