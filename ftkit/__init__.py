@@ -1,0 +1,60 @@
+"""ftkit: a small kit for learning to fine-tune pretrained models in Jupyter.
+
+    import ftkit
+    data   = ftkit.load_image_folder("../data_samples/helmet")
+    loaded = ftkit.load_vision("resnet18", num_classes=len(data.classes))
+    ftkit.freeze(loaded.model, depth=0)                      # only the new head trains
+    history = ftkit.fit(loaded.model, data.train, data.val, ftkit.TrainConfig(lr=1e-3))
+    ftkit.plot_history(history); print(ftkit.diagnose(history))
+
+Names are loaded lazily: `import ftkit` is instant and has no side effects; the module
+behind a name (and torch / transformers) is imported the first time you use that name.
+The table below is the whole public API; each module is a short file worth reading.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_API = {
+    "errors": ["FtkitError", "DataError", "ConfigError", "ModelError", "SaveError", "TrainingDiverged"],
+    "runtime": ["get_profile", "seed_everything", "pick_device", "PROFILES", "Profile"],
+    "history": ["History"],
+    "callbacks": ["Callback"],
+    "config": ["TrainConfig"],
+    "presets": ["load_vision", "load_text_classifier", "load_causal_lm", "list_presets",
+                "register_preset", "Preset", "Loaded", "PRESETS"],
+    "images": ["load_image_folder", "load_images_for_prediction", "show_samples", "preview_augmentations"],
+    "text": ["load_text_table", "make_imbalanced", "class_weights"],
+    "instructions": ["load_instructions", "to_messages", "encode_for_sft", "build_sft_dataset",
+                     "SFTCollator", "show_masking"],
+    "freeze": ["blocks", "max_depth", "freeze", "unfreeze", "trainable_summary", "param_groups"],
+    "train": ["fit", "evaluate", "predict"],
+    "cache": ["cache_info", "clear_cache"],
+    "diagnose": ["diagnose", "Diagnosis"],
+    "plots": ["plot_history", "LivePlot", "plot_confusion", "classification_report_df", "metrics_summary",
+              "show_mistakes", "mistakes_table", "compare_runs", "sweep_heatmap"],
+    "hf": ["HistoryCallback", "classification_metrics", "WeightedLossTrainer"],
+    "io": ["save_weights", "load_weights", "load_checkpoint", "save_pretrained"],
+    "results": ["write_results", "results_table"],
+    "doctor": ["doctor"],
+    "compat": ["ensure_torchvision"],
+}
+
+_WHERE = {name: module for module, names in _API.items() for name in names}
+__all__ = sorted(_WHERE) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ftkit' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return __all__

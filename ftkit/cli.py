@@ -38,6 +38,15 @@ def _lessons(args) -> int:
     return 0
 
 
+def _refresh(args) -> int:
+    from .lessons import refresh_checked_outputs
+
+    for nb in args.notebooks:
+        refresh_checked_outputs(Path(nb), profile=args.profile)
+        print(f"refreshed checked outputs of {nb}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ftkit", description="Fine-tuning lessons kit.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +70,11 @@ def main(argv=None) -> int:
     p.add_argument("--notebooks", default=str(REPO / "notebooks"))
     p.add_argument("--only", nargs="*", default=None, help="notebook name prefixes, e.g. 01 03")
     p.set_defaults(func=_lessons)
+
+    p = sub.add_parser("refresh", help="re-execute notebooks and keep only their checked outputs")
+    p.add_argument("notebooks", nargs="+")
+    p.add_argument("--profile", default="smoke")
+    p.set_defaults(func=_refresh)
 
     args = parser.parse_args(argv)
     from .errors import FtkitError

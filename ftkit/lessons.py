@@ -45,3 +45,43 @@ def run_lessons(notebooks_dir: Path, out_dir: Path, profile: str = "default", on
         )
         print(f"   done in {time.time() - start:.0f} s", flush=True)
     return results_table(out_dir)
+
+
+CHECK_TAG = "nbval-check-output"  # cells whose output the regression suite compares
+
+
+def refresh_checked_outputs(notebook: Path, profile: str = "smoke", timeout: int = 1200) -> Path:
+    """Execute a notebook and keep only the outputs of its checked cells.
+
+    Lessons are committed without outputs, except the cells tagged `nbval-check-output`:
+    those hold the expected output nbval compares against, and show only things that do
+    not depend on the profile (class names, data sizes, a verdict on a fixed history...).
+    Run this after editing a notebook; `git diff` then shows exactly what a change moved.
+    """
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = Path(notebook)
+    nb = nbformat.read(notebook, as_version=4)
+    old_env = os.environ.get("FTKIT_PROFILE")
+    os.environ["FTKIT_PROFILE"] = profile
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    finally:
+        if old_env is None:
+            os.environ.pop("FTKIT_PROFILE", None)
+        else:
+            os.environ["FTKIT_PROFILE"] = old_env
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if CHECK_TAG not in cell.metadata.get("tags", []):
+            cell.outputs = []
+        cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)  # widget state belongs to a live session, not the file
+    nbformat.write(nb, notebook)
+    return notebook

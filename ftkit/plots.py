@@ -1,0 +1,522 @@
+"""Pictures of a training run and of a model's mistakes, readable on a classroom projector.
+
+* `plot_history(history)` - train vs. validation loss and the validation metric, with the best
+  epoch, the early-stopping point and the under-/good-/over-fitting regions shaded.  The
+  regions and the title come from `ftkit.diagnose`, so picture and verdict always agree.
+* `LivePlot()` - a callback that redraws that figure *in place* in JupyterLab while training.
+* `plot_confusion`, `classification_report_df`, `metrics_summary` - how good is the model?
+* `show_mistakes` (images) and `mistakes_table` (texts) - the most confident wrong answers.
+* `compare_runs`, `sweep_heatmap` - several runs side by side (e.g. freeze depth x learning rate).
+
+Every function returns its Figure already closed with `plt.close`: a notebook shows it once
+(as the cell's value) instead of twice, and scripts and tests do not pile up open figures.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from .callbacks import Callback
+from .diagnose import VERDICT_COLOURS, Diagnosis, diagnose
+from .errors import ConfigError, DataError
+
+__all__ = [
+    "plot_history",
+    "LivePlot",
+    "plot_confusion",
+    "classification_report_df",
+    "metrics_summary",
+    "show_mistakes",
+    "mistakes_table",
+    "compare_runs",
+    "sweep_heatmap",
+]
+
+# Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
+TRAIN_COLOUR = "#0072B2"  # blue
+VAL_COLOUR = "#E69F00"  # orange
+REGION_COLOURS = {"under-fitting": "#56B4E9", "good fit": "#009E73", "over-fitting": "#D55E00"}
+REGION_ALPHA = 0.13  # light enough to keep the curves readable on a washed-out projector
+# Larger than matplotlib's defaults (10 pt): the back row of a classroom must read the labels.
+STYLE = {
+    "font.size": 13,
+    "axes.titlesize": 15,
+    "axes.labelsize": 14,
+    "legend.fontsize": 11,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "lines.linewidth": 2.5,
+    "lines.markersize": 7,
+}
+PANEL_SIZE = (6.4, 4.6)  # inches per panel: two panels fill a 16:9 slide
+METRIC_PREFERENCE = ("val_accuracy", "val_f1", "val_f1_macro", "val_roc_auc")  # the right-hand panel
+CONFIG_COLUMNS = ("model", "lr", "learning_rate", "depth", "freeze_depth", "epochs", "num_train_epochs",
+                  "batch_size", "weight_decay", "augment")  # shown in compare_runs' table when present
+
+
+# ---- training curves ----------------------------------------------------------------------
+def plot_history(history_or_list, metric: str | None = None, ax=None, diagnosis=True, steps: bool = True):
+    """Loss curves (left) and the validation metric (right) of one run, or of several runs.
+
+    `metric`: the validation key for the right panel (default: val_accuracy or val_f1 if
+    recorded).  `ax`: draw into your own Axes (one Axes: loss only; two: loss and metric).
+    `diagnosis`: True to shade regions and title the figure with `diagnose(history)`'s
+    verdict, a `Diagnosis` to use that one, False for plain curves.  `steps`: also draw the
+    per-step training loss, faintly.
+    """
+    if isinstance(history_or_list, (list, tuple)):
+        return _plot_overlay(list(history_or_list), metric, ax)
+    history = history_or_list
+    metric = metric or _default_metric([history])
+    fig, loss_ax, metric_ax = _panels(ax, with_metric=metric is not None)
+    diag = diagnosis if isinstance(diagnosis, Diagnosis) else (diagnose(history) if diagnosis else None)
+
+    with plt.rc_context(STYLE):
+        if steps and history.steps:
+            xs, ys = _step_series(history.steps)
+            loss_ax.plot(xs, ys, color=TRAIN_COLOUR, alpha=0.3, linewidth=1, label="train loss (each step)", gid="steps")
+        _line(loss_ax, history, "train_loss", TRAIN_COLOUR, "train loss", "train")
+        _line(loss_ax, history, "val_loss", VAL_COLOUR, "validation loss", "val")
+        _style_axes(loss_ax, "loss")
+        loss_ax.set_title("Loss (lower is better)")
+        if metric_ax is not None:
+            _line(metric_ax, history, metric, VAL_COLOUR, metric.replace("_", " "), "metric")
+            _style_axes(metric_ax, metric.replace("val_", "validation "))
+            metric_ax.set_title(f"{metric.replace('_', ' ')} (per epoch)")
+        for axis, key in ((loss_ax, "val_loss"), (metric_ax, metric)):
+            if axis is not None:
+                _mark_events(axis, history, diag, key)
+                axis.legend(loc="best", framealpha=0.9)
+        if diag is not None:
+            colour = VERDICT_COLOURS.get(diag.verdict, "#333333")
+            fig.suptitle(f"Verdict: {diag.verdict}", color=colour, fontsize=17, fontweight="bold")
+        elif history.label:
+            fig.suptitle(history.label, fontsize=17)
+    return fig
+
+
+def _plot_overlay(histories: list, metric, ax):
+    if not histories:
+        raise DataError("plot_history got an empty list of histories. Pass one History or a list of them.")
+    metric = metric or _default_metric(histories)
+    fig, loss_ax, metric_ax = _panels(ax, with_metric=metric is not None)
+    with plt.rc_context(STYLE):
+        for i, history in enumerate(histories):
+            colour, label = PALETTE[i % len(PALETTE)], history.label or f"run {i + 1}"
+            _line(loss_ax, history, "val_loss", colour, f"{label} (val)", f"val:{label}")
+            _line(loss_ax, history, "train_loss", colour, f"{label} (train)", f"train:{label}", linestyle="--")
+            if metric_ax is not None:
+                _line(metric_ax, history, metric, colour, label, f"metric:{label}")
+                _best_dot(metric_ax, history, metric, colour)
+            _best_dot(loss_ax, history, "val_loss", colour)
+        _style_axes(loss_ax, "loss")
+        loss_ax.set_title("Loss: solid = validation, dashed = train")
+        loss_ax.legend(loc="best", framealpha=0.9)
+        if metric_ax is not None:
+            _style_axes(metric_ax, metric.replace("val_", "validation "))
+            metric_ax.set_title(metric.replace("_", " "))
+            metric_ax.legend(loc="best", framealpha=0.9)
+        fig.suptitle(f"Comparing {len(histories)} runs", fontsize=17)
+    return fig
+
+
+def _panels(ax, with_metric: bool):
+    """(figure, loss axes, metric axes or None): the caller's axes, or a new closed figure."""
+    if ax is not None:
+        axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+        return axes[0].figure, axes[0], (axes[1] if with_metric and len(axes) > 1 else None)
+    n = 2 if with_metric else 1
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, n, figsize=(PANEL_SIZE[0] * n, PANEL_SIZE[1]), squeeze=False, layout="constrained")
+    plt.close(fig)  # the notebook shows the returned figure once; nothing stays open
+    return fig, axes[0][0], (axes[0][1] if n == 2 else None)
+
+
+def _line(axis, history, key, colour, label, gid, linestyle="-"):
+    xs, ys = history.series(key)
+    ys = [y if _finite(y) else math.nan for y in ys]  # NaN leaves a gap; inf would wreck the scale
+    if xs:
+        axis.plot(xs, ys, color=colour, marker="o", linestyle=linestyle, label=label, gid=gid)
+
+
+def _mark_events(axis, history, diag, key):
+    """Shaded regions, the best epoch (line + star) and the early-stopping point."""
+    if diag is not None:
+        for start, end, kind in diag.regions:
+            axis.axvspan(start, end, color=REGION_COLOURS[kind], alpha=REGION_ALPHA, lw=0, label=kind, gid=f"region:{kind}")
+    best = diag.best_epoch if diag is not None else history.best_epoch
+    if best is None:
+        best = (history.best() or {}).get("epoch")
+    if best is not None:
+        axis.axvline(best, color="#333333", linestyle="--", linewidth=1.5, label=f"best epoch ({best})", gid="best-epoch")
+        value = next((r.get(key) for r in history.epochs if r["epoch"] == best), None)
+        if _finite(value):
+            axis.plot([best], [value], marker="*", markersize=18, color="#333333", linestyle="none", gid="best-marker")
+    if history.stop_reason == "early_stopping" and history.epochs:
+        stop = history.epochs[-1]["epoch"]
+        axis.axvline(stop, color="#CC79A7", linestyle=":", linewidth=2.5, label=f"early stop ({stop})", gid="early-stop")
+
+
+def _best_dot(axis, history, key, colour):
+    xs, ys = history.series(key)
+    pairs = [(x, y) for x, y in zip(xs, ys) if _finite(y)]
+    if pairs:
+        pick = min if "loss" in key else max
+        x, y = pick(pairs, key=lambda p: p[1])
+        axis.plot([x], [y], marker="*", markersize=16, color=colour, linestyle="none", gid="best-marker")
+
+
+def _style_axes(axis, ylabel: str):
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(ylabel)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(True, alpha=0.3)
+
+
+def _default_metric(histories: list):
+    keys = {k for h in histories for rec in h.epochs for k in rec if k.startswith("val_") and k != "val_loss"}
+    for name in METRIC_PREFERENCE:
+        if name in keys:
+            return name
+    return sorted(keys)[0] if keys else None
+
+
+def _step_series(steps: list):
+    """x positions (in epochs) of step records: fit logs the epoch number, the Trainer a fraction."""
+    epochs = [rec.get("epoch", 0) for rec in steps]
+    if all(float(e).is_integer() for e in epochs):  # whole epoch numbers: spread steps inside each epoch
+        counts: dict = {}
+        for e in epochs:
+            counts[e] = counts.get(e, 0) + 1
+        seen: dict = {}
+        xs = []
+        for e in epochs:
+            seen[e] = seen.get(e, 0) + 1
+            xs.append(e - 1 + seen[e] / counts[e])
+    else:
+        xs = [float(e) for e in epochs]
+    ys = [rec.get("train_loss", math.nan) for rec in steps]
+    return xs, [y if _finite(y) else math.nan for y in ys]
+
+
+# ---- live plot ------------------------------------------------------------------------------
+class LivePlot(Callback):
+    """Redraw `plot_history` in place in a notebook after every epoch (and every N steps).
+
+    It displays one figure once (`display(..., display_id=True)`) and then updates that same
+    output, so nothing flickers or piles up.  Outside a Jupyter kernel it does nothing.
+    """
+
+    def __init__(self, metric: str | None = None, every_steps: int | None = None, diagnosis: bool = True):
+        if every_steps is not None and (not isinstance(every_steps, int) or every_steps < 1):
+            raise ConfigError(f"LivePlot every_steps must be a positive integer or None, got {every_steps!r}.")
+        self.metric = metric  # None: accuracy/F1 when recorded
+        self.every_steps = every_steps  # None: redraw only at epoch ends (cheapest)
+        self.diagnosis = diagnosis  # shade regions and show the verdict while training
+        self._handle = None  # the notebook output we update in place
+        self._broken = False  # set after a drawing error: stop trying, keep training
+
+    def on_train_begin(self, state) -> None:
+        self._handle = None  # a new run gets a new output
+
+    def on_step_end(self, state) -> None:
+        if self.every_steps and getattr(state, "step", 0) % self.every_steps == 0:
+            self._draw(state, diagnosis=False)  # verdicts need whole epochs
+
+    def on_epoch_end(self, state) -> None:
+        self._draw(state, diagnosis=self.diagnosis)
+
+    def on_train_end(self, state) -> None:
+        self._draw(state, diagnosis=self.diagnosis)
+
+    def _draw(self, state, diagnosis: bool) -> None:
+        if self._broken or not _in_notebook():
+            return
+        from IPython.display import display
+
+        try:
+            fig = plot_history(state.history, metric=self.metric, diagnosis=diagnosis)
+            if self._handle is None:
+                self._handle = display(fig, display_id=True)
+            else:
+                self._handle.update(fig)
+        except Exception as exc:  # a drawing problem must never cost the training run
+            self._broken = True
+            print(f"LivePlot stopped drawing: {exc}")
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+# ---- how good is the model? --------------------------------------------------------------
+def plot_confusion(y_true, y_pred, classes, normalize: str | None = None, ax=None):
+    """Confusion matrix heatmap.  Rows: true class, columns: predicted class.
+
+    Cells are coloured by the share of their row (so a rare class reads as clearly as a
+    common one) and show `count` and `row %`; `normalize="true"` shows only the %.
+    """
+    import seaborn as sns
+    from sklearn.metrics import confusion_matrix
+
+    if normalize not in (None, "true"):
+        raise ConfigError(f"plot_confusion normalize must be None or 'true', got {normalize!r}.")
+    y_true, y_pred = _labels(y_true, y_pred, classes)
+    k = len(classes)
+    counts = confusion_matrix(y_true, y_pred, labels=list(range(k)))
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)
+    if normalize == "true":
+        text = np.array([[f"{s:.0%}" for s in row] for row in share])
+    else:
+        text = np.array([[f"{c}\n{s:.0%}" for c, s in zip(cr, sr)] for cr, sr in zip(counts, share)])
+    if ax is None:
+        size = max(4.5, 1.1 * k + 2.5)  # grow with the number of classes so labels never overlap
+        with plt.rc_context(STYLE):
+            fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+        plt.close(fig)
+    with plt.rc_context(STYLE):
+        sns.heatmap(share, annot=text, fmt="", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
+                    xticklabels=classes, yticklabels=classes, cbar_kws={"label": "share of the true class"},
+                    annot_kws={"fontsize": 13})
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(f"Confusion matrix\n{counts.sum()} examples, accuracy {np.trace(counts) / max(counts.sum(), 1):.1%}")
+        ax.tick_params(axis="y", rotation=0)
+    return ax.figure
+
+
+def classification_report_df(y_true, y_pred, classes) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class, plus macro/weighted averages and accuracy.
+
+    Like scikit-learn's text report, the `accuracy` row carries its value in the f1 column.
+    """
+    from sklearn.metrics import classification_report
+
+    y_true, y_pred = _labels(y_true, y_pred, classes)
+    report = classification_report(y_true, y_pred, labels=list(range(len(classes))), target_names=list(classes),
+                                   output_dict=True, zero_division=0)
+    rows = {}
+    for name in list(classes) + ["macro avg", "weighted avg"]:
+        r = report[name]
+        rows[name] = {"precision": r["precision"], "recall": r["recall"], "f1": r["f1-score"], "support": int(r["support"])}
+    accuracy = report.get("accuracy", float(np.mean(y_true == y_pred)))
+    rows["accuracy"] = {"precision": math.nan, "recall": math.nan, "f1": accuracy, "support": int(len(y_true))}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def metrics_summary(y_true, y_pred, probs=None) -> dict:
+    """accuracy, precision, recall, f1 (binary: class 1 is positive; 3+ classes: macro average),
+    and roc_auc when class probabilities are given (None when it is undefined)."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
+
+    y_true, y_pred = np.asarray(_numpy(y_true)).astype(int), np.asarray(_numpy(y_pred)).astype(int)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise DataError(f"y_true and y_pred must be 1-D and the same length, got {y_true.shape} and {y_pred.shape}.")
+    probs = None if probs is None else np.asarray(_numpy(probs), dtype=float)
+    k = probs.shape[1] if probs is not None and probs.ndim == 2 else max(2, int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1)
+    binary = k == 2
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=list(range(k)), zero_division=0,
+                                                 average="binary" if binary else "macro", **({"pos_label": 1} if binary else {}))
+    out = {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(p), "recall": float(r), "f1": float(f)}
+    if probs is not None and len(np.unique(y_true)) < 2:
+        out["roc_auc"] = None  # undefined with one class in y_true: nothing to rank against
+    elif probs is not None:
+        try:
+            if binary:
+                score = probs[:, 1] if probs.ndim == 2 else probs
+                out["roc_auc"] = float(roc_auc_score(y_true, score))
+            else:
+                out["roc_auc"] = float(roc_auc_score(y_true, probs, multi_class="ovr", average="macro", labels=list(range(k))))
+        except ValueError:  # e.g. a class missing from y_true in a multi-class task
+            out["roc_auc"] = None
+        if out["roc_auc"] is not None and not math.isfinite(out["roc_auc"]):
+            out["roc_auc"] = None
+    return out
+
+
+# ---- the worst mistakes --------------------------------------------------------------------
+def show_mistakes(images_or_dataset, y_true, y_pred, probs, classes, n: int = 12, mean=None, std=None, cols: int = 4):
+    """A gallery of the most confident wrong predictions, worst first.
+
+    `images_or_dataset`: a batch tensor (N, C, H, W), a list of CHW tensors or arrays, a list
+    of image file paths, or a dataset of (image, label) pairs.  Normalised tensors are shown
+    with `mean`/`std` undone (taken from the dataset's `.mean`/`.std` when it has them).
+    """
+    order, conf = _worst(y_true, y_pred, probs, n)
+    y_true, y_pred = _numpy(y_true), _numpy(y_pred)
+    if mean is None and std is None:  # an ftkit dataset knows its normalisation (a tensor's .mean is a method)
+        mean, std = (None if callable(v) else v for v in (getattr(images_or_dataset, k, None) for k in ("mean", "std")))
+    rows = max(1, math.ceil(len(order) / cols))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.6 * rows), squeeze=False, layout="constrained")
+        plt.close(fig)
+        for axis in axes.flat:
+            axis.axis("off")
+        if not order:
+            axes[0][0].text(0, 0.5, "No mistakes to show.", fontsize=16)
+        for axis, i in zip(axes.flat, order):
+            image = _image(images_or_dataset, i, mean, std)
+            axis.imshow(image, cmap="gray" if image.ndim == 2 else None)
+            axis.set_title(f"true: {classes[int(y_true[i])]}\npred: {classes[int(y_pred[i])]} ({conf[i]:.0%})",
+                           color="#D55E00", fontsize=12)
+        fig.suptitle(f"Most confident mistakes ({len(order)} shown)", fontsize=16)
+    return fig
+
+
+def mistakes_table(texts, y_true, y_pred, probs, classes, n: int = 15) -> pd.DataFrame:
+    """The most confident wrong predictions on a text dataset, worst first."""
+    order, conf = _worst(y_true, y_pred, probs, n)
+    y_true, y_pred = _numpy(y_true), _numpy(y_pred)
+    table = pd.DataFrame(
+        {
+            "text": [texts[i] for i in order],
+            "true": [classes[int(y_true[i])] for i in order],
+            "predicted": [classes[int(y_pred[i])] for i in order],
+            "confidence": [float(conf[i]) for i in order],
+        },
+        index=pd.Index(order, name="index"),
+    )
+    return table
+
+
+def _worst(y_true, y_pred, probs, n):
+    y_true, y_pred = np.asarray(_numpy(y_true)).astype(int), np.asarray(_numpy(y_pred)).astype(int)
+    probs = np.asarray(_numpy(probs), dtype=float)
+    if not (len(y_true) == len(y_pred) == len(probs)):
+        raise DataError(f"y_true, y_pred and probs must have the same length, got {len(y_true)}, {len(y_pred)}, {len(probs)}.")
+    conf = probs[np.arange(len(y_pred)), y_pred] if probs.ndim == 2 else probs
+    wrong = np.flatnonzero(y_true != y_pred)
+    order = wrong[np.argsort(-conf[wrong], kind="stable")][:n]  # stable: ties keep dataset order
+    return [int(i) for i in order], conf
+
+
+def _image(source, i, mean, std) -> np.ndarray:
+    item = source[i]
+    if isinstance(item, tuple):  # a dataset item (image, label)
+        item = item[0]
+    if isinstance(item, (str, Path)):
+        from PIL import Image
+
+        with Image.open(item) as img:
+            return np.asarray(img.convert("RGB"))
+    if hasattr(item, "convert") and hasattr(item, "size"):  # a PIL image
+        return np.asarray(item.convert("RGB"))
+    arr = np.asarray(_numpy(item), dtype=float)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3):
+        arr = arr.transpose(1, 2, 0)  # CHW -> HWC for imshow
+    if mean is not None and std is not None:
+        arr = arr * np.asarray(std, dtype=float) + np.asarray(mean, dtype=float)
+    elif arr.max() > 1.0 or arr.min() < 0.0:
+        arr = arr / 255.0 if arr.min() >= 0 and arr.max() > 1.0 else (arr - arr.min()) / max(arr.max() - arr.min(), 1e-8)
+    arr = np.clip(arr, 0.0, 1.0)
+    return arr[..., 0] if arr.ndim == 3 and arr.shape[-1] == 1 else arr
+
+
+# ---- several runs --------------------------------------------------------------------------
+def compare_runs(histories, metric: str | None = None):
+    """Overlay the validation curve of several runs and tabulate them.
+
+    Returns (figure, table): one row per run with its label, the settings that differ
+    between lessons (lr, freeze depth, epochs...), the best value of `metric`, its epoch,
+    the stop reason and the training time.
+    """
+    histories = list(histories)
+    if not histories:
+        raise DataError("compare_runs got no histories. Pass a list of History objects (one per run).")
+    metric = metric or _default_metric(histories) or "val_loss"
+    lower_is_better = "loss" in metric
+    with plt.rc_context(STYLE):
+        fig, axis = plt.subplots(figsize=PANEL_SIZE, layout="constrained")
+        plt.close(fig)
+        for i, history in enumerate(histories):
+            colour, label = PALETTE[i % len(PALETTE)], history.label or f"run {i + 1}"
+            _line(axis, history, metric, colour, label, f"metric:{label}")
+            _best_dot(axis, history, metric, colour)
+        _style_axes(axis, metric.replace("val_", "validation "))
+        axis.set_title(f"{metric.replace('_', ' ')}: {len(histories)} runs")
+        axis.legend(loc="best", framealpha=0.9)
+
+    config_keys = [k for k in CONFIG_COLUMNS if any(k in (h.config or {}) for h in histories)]
+    rows = []
+    for i, history in enumerate(histories):
+        xs, ys = history.series(metric)
+        pairs = [(x, y) for x, y in zip(xs, ys) if _finite(y)]
+        best = (min if lower_is_better else max)(pairs, key=lambda p: p[1]) if pairs else (None, math.nan)
+        last = history.last() or {}
+        row = {"label": history.label or f"run {i + 1}"}
+        row.update({k: (history.config or {}).get(k) for k in config_keys})
+        row.update({f"best {metric}": best[1], "best epoch": best[0], "epochs run": len(history),
+                    "stop reason": history.stop_reason, "time_s": last.get("time_s")})
+        rows.append(row)
+    return fig, pd.DataFrame(rows)
+
+
+def sweep_heatmap(df: pd.DataFrame, x: str, y: str, value: str, fmt: str = ".3f", higher_is_better: bool | None = None):
+    """A grid of results, e.g. freeze depth (y) x learning rate (x) -> best val accuracy.
+
+    Repeated (x, y) cells are averaged; the best cell is outlined.
+    """
+    import seaborn as sns
+    from matplotlib.patches import Rectangle
+
+    missing = [c for c in (x, y, value) if c not in df.columns]
+    if missing:
+        raise DataError(f"sweep_heatmap: column(s) {missing} not in the table. Columns are: {list(df.columns)}.")
+    grid = df.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index().sort_index(axis=1)
+    if higher_is_better is None:
+        higher_is_better = "loss" not in value
+    label = lambda v: f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)  # noqa: E731  1e-05 not 0.00001
+    with plt.rc_context(STYLE):
+        fig, axis = plt.subplots(figsize=(1.4 * grid.shape[1] + 3, 0.9 * grid.shape[0] + 2.5), layout="constrained")
+        plt.close(fig)
+        sns.heatmap(grid, annot=True, fmt=fmt, cmap="viridis" if higher_is_better else "viridis_r", ax=axis,
+                    xticklabels=[label(v) for v in grid.columns], yticklabels=[label(v) for v in grid.index],
+                    cbar_kws={"label": value}, annot_kws={"fontsize": 13})
+        values = grid.to_numpy(dtype=float)
+        if np.isfinite(values).any():
+            flat = np.nanargmax(values) if higher_is_better else np.nanargmin(values)
+            r, c = np.unravel_index(flat, values.shape)
+            axis.add_patch(Rectangle((c, r), 1, 1, fill=False, edgecolor="#D55E00", linewidth=4, gid="best-cell"))
+        axis.set_xlabel(x)
+        axis.set_ylabel(y)
+        axis.tick_params(axis="y", rotation=0)
+        axis.set_title(f"{value} by {y} and {x}")
+    return fig
+
+
+# ---- small helpers -------------------------------------------------------------------------
+def _labels(y_true, y_pred, classes):
+    y_true, y_pred = np.asarray(_numpy(y_true)).astype(int), np.asarray(_numpy(y_pred)).astype(int)
+    if y_true.shape != y_pred.shape:
+        raise DataError(f"y_true and y_pred have different lengths: {len(y_true)} and {len(y_pred)}. Pass one label per example.")
+    k = len(classes)
+    bad = [int(v) for v in np.concatenate([y_true, y_pred]) if not 0 <= v < k]
+    if bad:
+        raise DataError(f"Label {bad[0]} is outside 0..{k - 1} for {k} classes {list(classes)}. Check the class list.")
+    return y_true, y_pred
+
+
+def _numpy(values):
+    if hasattr(values, "detach"):  # a torch tensor
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def _finite(value) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
