@@ -14,6 +14,8 @@ The table below is the whole public API; each module is a short file worth readi
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 
 __version__ = "0.1.0"
@@ -25,13 +27,14 @@ _API = {
     "callbacks": ["Callback"],
     "config": ["TrainConfig"],
     "presets": ["load_vision", "load_text_classifier", "load_causal_lm", "list_presets",
-                "register_preset", "Preset", "Loaded", "PRESETS"],
+                "register_preset", "preset_availability", "cache_dir", "Preset", "Loaded", "PRESETS"],
     "images": ["load_image_folder", "load_images_for_prediction", "show_samples", "preview_augmentations"],
     "text": ["load_text_table", "make_imbalanced", "class_weights"],
     "instructions": ["load_instructions", "to_messages", "encode_for_sft", "build_sft_dataset",
                      "SFTCollator", "show_masking"],
-    "freeze": ["blocks", "max_depth", "freeze", "unfreeze", "trainable_summary", "param_groups"],
-    "train": ["fit", "evaluate", "predict"],
+    "freeze": ["blocks", "max_depth", "freeze", "unfreeze", "trainable_summary", "param_groups",
+               "set_train_mode"],
+    "train": ["fit", "evaluate", "predict", "TrainState"],
     "cache": ["cache_info", "clear_cache"],
     "diagnose": ["diagnose", "Diagnosis"],
     "plots": ["plot_history", "LivePlot", "plot_confusion", "classification_report_df", "metrics_summary",
@@ -58,3 +61,19 @@ def __getattr__(name: str):
 
 def __dir__():
     return __all__
+
+
+class _Package(types.ModuleType):
+    """Keeps `ftkit.freeze`, `ftkit.diagnose` and `ftkit.doctor` the *functions*.
+
+    Those functions share their name with the module that defines them, and Python binds a
+    submodule onto its package when it is first imported, which would replace the function.
+    Reach the modules themselves with `from ftkit.freeze import ...` or importlib."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _WHERE.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -80,7 +80,7 @@ def refresh_checked_outputs(notebook: Path, profile: str = "smoke", timeout: int
             continue
         if CHECK_TAG not in cell.metadata.get("tags", []):
             cell.outputs = []
-        cell.execution_count = None
+            cell.execution_count = None  # nbval wants a count only where outputs are kept
         cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)  # widget state belongs to a live session, not the file
     nbformat.write(nb, notebook)

@@ -94,6 +94,19 @@ PROFILES: dict[str, Profile] = {
         batch_size=32,
         description="the real lesson on a 2-core CPU with pretrained models that work offline",
     ),
+    "binder": Profile(
+        name="binder",
+        vision_model="efficientnet_lite0",  # packaged: no download at start-up on Binder
+        text_model="minilm-l6",
+        lm_model="smollm2-135m-instruct",
+        image_size=128,
+        max_rows=300,  # Binder gives ~2 GB of memory and a shared CPU: keep tables small
+        max_records=120,
+        epochs=4,
+        steps=40,
+        batch_size=16,  # smaller batches keep peak memory well under Binder's 2 GB
+        description="mybinder.org: the default lessons trimmed to fit 2 GB of memory and a shared CPU",
+    ),
     "gpu": Profile(
         name="gpu",
         vision_model="resnet50",

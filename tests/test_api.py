@@ -19,3 +19,11 @@ def test_import_is_light_and_side_effect_free():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_functions_named_like_their_module_stay_functions():
+    import importlib
+
+    for name in ("freeze", "diagnose", "doctor"):
+        importlib.import_module(f"ftkit.{name}")  # importing the module must not shadow the function
+        assert callable(getattr(ftkit, name)) and not isinstance(getattr(ftkit, name), type(ftkit)), name

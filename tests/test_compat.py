@@ -2,6 +2,7 @@
 when torchvision's ops already exist.  Each case runs in a fresh interpreter, because the fix
 must happen before torchvision's first import."""
 
+import importlib
 import subprocess
 import sys
 import textwrap
@@ -74,7 +75,7 @@ def test_doctor_reports_offline(monkeypatch, capsys):
 
 
 def test_doctor_names_a_fix_for_each_problem(monkeypatch):
-    import ftkit.doctor as doc
+    doc = importlib.import_module("ftkit.doctor")  # the module, not the function of the same name
 
     real = doc._version
     monkeypatch.setattr(doc, "_version", lambda name: None if name in ("jupyterlab_widgets", "peft") else real(name))
