@@ -203,7 +203,7 @@ def _check_positive_number(name, value, allow_zero=False):
 
 def _check_int(name, value, minimum):
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}.")
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}. Set e.g. {name}={max(minimum, _EXAMPLES.get(name, 1))}.")
 
 
 def _check_fraction(name, value):
@@ -216,4 +216,4 @@ def _check_choice(name, value, choices):
         raise ConfigError(f"Unknown {name} {value!r}. Use one of: {', '.join(map(repr, choices))}.")
 
 
-_EXAMPLES = {"lr": 1e-3, "backbone_lr_mult": 0.1, "layer_decay": 0.8, "weight_decay": 0.01, "grad_clip": 1.0}
+_EXAMPLES = {"epochs": 5, "batch_size": 32, "lr": 1e-3, "backbone_lr_mult": 0.1, "layer_decay": 0.8, "weight_decay": 0.01, "grad_clip": 1.0}

@@ -205,7 +205,7 @@ def freeze(model: nn.Module, depth: int, head: str | None = None, blocks=None) -
     if not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth <= n:
         raise ConfigError(
             f"Freeze depth must be a whole number from 0 (head only) to {n} (all blocks of "
-            f"{type(model).__name__}), got {depth!r}."
+            f"{type(model).__name__}), got {depth!r}. Pick a depth in that range."
         )
     if plan.head is None and depth == 0:
         raise ConfigError(f"{type(model).__name__} has no head ftkit can find, so depth 0 trains nothing. Pass head='<module name>'.")

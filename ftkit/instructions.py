@@ -177,10 +177,11 @@ def _record_to_messages(record, system, where: str) -> list:
     for key in ("instruction", "output"):
         if key not in record:
             raise DataError(f"{where} has no {key!r} (keys present: {keys}). "
-                            "Alpaca records need 'instruction' and 'output'; chat records need 'messages'.")
+                            f"Add {key!r} to that record or remove it (alpaca records need 'instruction' and "
+                            "'output'; chat records need 'messages').")
     for key in ("instruction", "input", "output", "system"):
         if record.get(key) is not None and not isinstance(record[key], str):
-            raise DataError(f"{where}: {key!r} is a {_kind(record[key])}, expected a string.")
+            raise DataError(f"{where}: {key!r} is a {_kind(record[key])}, expected a string. Fix that value in the file.")
     if not record["output"].strip():
         raise DataError(f"{where} has an empty 'output': there is no response to learn. Fill it in or remove the record.")
     if not record["instruction"].strip() and not (record.get("input") or "").strip():
