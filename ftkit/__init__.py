@@ -41,6 +41,7 @@ _API = {
               "show_mistakes", "mistakes_table", "compare_runs", "sweep_heatmap"],
     "hf": ["HistoryCallback", "classification_metrics", "WeightedLossTrainer"],
     "io": ["save_weights", "load_weights", "load_checkpoint", "save_pretrained"],
+    "widgets": ["freeze_lab", "LabConfig"],
     "results": ["write_results", "results_table"],
     "doctor": ["doctor"],
     "compat": ["ensure_torchvision"],
