@@ -113,7 +113,7 @@ class HistoryCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
-        if "loss" not in logs or "train_runtime" in logs:  # eval logs and the final summary
+        if "loss" not in logs or "train_loss" in logs:  # eval logs and the final summary ("train_loss")
             return
         loss = float(logs["loss"])
         self._last_lr = logs.get("learning_rate", self._last_lr)
