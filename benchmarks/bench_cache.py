@@ -34,24 +34,19 @@ from ftkit.compat import ensure_torchvision  # noqa: E402
 from ftkit.freeze import freeze  # noqa: E402
 from ftkit.train import evaluate, fit, restore, snapshot  # noqa: E402
 
+from _common import shared_data  # benchmarks/_common.py
+
 IMAGE_SIZE = 128  # the helmet crops are 128 px; also what the default profile uses
 AGAIN_EPOCHS = 10  # the goal: re-training on stored features for 10 epochs takes under a second
 
 
-def shared_helmet() -> Path | None:
-    """The real helmet_heads folder, wherever this machine keeps the shared data sets."""
-    roots = [os.environ.get("FTKIT_SHARED_DATA"), "/work/shared/datasets", str(REPO.parent / "shared" / "datasets")]
-    for root in filter(None, roots):
-        path = Path(root) / "helmet_heads"
-        if path.is_dir():
-            return path
-    return None
+
 
 
 def data_dirs(arg: str | None) -> list:
     if arg:
         return [Path(arg)]
-    found = [p for p in (REPO / "data_samples" / "helmet", shared_helmet()) if p is not None and p.is_dir()]
+    found = [p for p in (REPO / "data_samples" / "helmet", shared_data("helmet_heads")) if p is not None and p.is_dir()]
     if not found:
         sys.exit("No image folder found: pass DATA_DIR, or run `ftkit samples` to create data_samples/helmet.")
     return found

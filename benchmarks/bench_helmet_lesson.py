@@ -28,18 +28,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import shared_data  # benchmarks/_common.py
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "01_helmet_classifier.ipynb"
 GOAL_S = 300  # the lesson should run in under 5 minutes on a 2-core CPU
 REFERENCE_ACC = 0.91  # linear head on frozen EfficientNet-Lite0 features (shared/datasets/README.md)
 
 
-def shared_data_dir() -> Path | None:
-    candidates = [os.environ.get("FTKIT_SHARED_DATA"), ROOT.parent / "shared" / "datasets"]
-    for c in candidates:
-        if c and (Path(c) / "helmet_heads").is_dir():
-            return Path(c) / "helmet_heads"
-    return None
+
 
 
 def new_images(data_dir: Path) -> list:
@@ -93,7 +90,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-results", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
 
-    data_dir = shared_data_dir()
+    data_dir = shared_data("helmet_heads")
     if data_dir is None:
         print("SKIP: real helmet data not found (../shared/datasets/helmet_heads or $FTKIT_SHARED_DATA); nothing measured.")
         return 0

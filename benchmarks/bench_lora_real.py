@@ -36,6 +36,8 @@ from ftkit.lora import (LoraSettings, apply_lora, generate, load_adapter, peak_r
                         response_loss, save_adapter, train_sft)
 from ftkit.presets import load_causal_lm  # noqa: E402
 
+from _common import shared_data  # benchmarks/_common.py
+
 MAX_LENGTH = 256  # alpaca answers run long; 256 tokens keeps a CPU step short (longer answers are cut)
 TARGET_DROP = 0.20  # the goal: held-out loss at least 20 % lower after the budget
 
@@ -56,13 +58,7 @@ class TimeBudget(Callback):
             state.stop_reason, state.stop_message = "completed", f"time budget of {self.seconds:.0f} s spent"
 
 
-def find_data() -> Path | None:
-    roots = [os.environ.get("FTKIT_SHARED_DATA"), str(REPO.parent / "shared" / "datasets"), "/work/shared/datasets"]
-    for root in filter(None, roots):
-        path = Path(root) / "instructions" / "alpaca_en_demo.json"
-        if path.is_file():
-            return path
-    return None
+
 
 
 def main() -> int:
@@ -72,7 +68,7 @@ def main() -> int:
     parser.add_argument("--eval-records", type=int, default=None, help="cap on held-out records scored (None = all)")
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
-    path = find_data()
+    path = shared_data("instructions/alpaca_en_demo.json")
     if path is None:
         print("SKIP alpaca_en_demo.json not found (set FTKIT_SHARED_DATA to the folder holding instructions/)")
         return 0

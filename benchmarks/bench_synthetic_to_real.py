@@ -41,16 +41,13 @@ sys.path.insert(0, str(ROOT))
 from ftkit.images import IMAGENET_MEAN, IMAGENET_STD, load_image_folder  # noqa: E402
 from ftkit.samples import generate_helmet_dataset  # noqa: E402
 
+from _common import shared_data  # benchmarks/_common.py
+
 IMAGE_SIZE = 128  # the real crops are 128x128; features at the native size
 HEAD_C = 0.5  # inverse L2 strength of the logistic head: a little shrinkage helps across domains
 
 
-def shared_data_dir() -> Path | None:
-    candidates = [os.environ.get("FTKIT_SHARED_DATA"), ROOT.parent / "shared" / "datasets"]
-    for c in candidates:
-        if c and (Path(c) / "helmet_heads").is_dir():
-            return Path(c) / "helmet_heads"
-    return None
+
 
 
 def load_backbone():
@@ -107,7 +104,7 @@ def main(argv=None) -> int:
     synth_acc = float((head.predict(xs_te) == ys_te).mean())
     print(f"synth -> synth test accuracy: {synth_acc:.3f}")
 
-    real_root = shared_data_dir()
+    real_root = shared_data("helmet_heads")
     if real_root is None:
         print("SKIP real-data part: no helmet_heads folder found at ../shared/datasets or $FTKIT_SHARED_DATA.")
         print(f"RESULT synth_to_real_acc=nan chance=nan real_to_real_acc=nan synth_to_synth_acc={synth_acc:.3f}")
