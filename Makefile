@@ -31,12 +31,15 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@touch $(STAMP)
 	@echo "ftkit set-up done in $(VENV)"
 
-# JupyterLab on 127.0.0.1 only, with a random token (printed in the URL below).
+# JupyterLab on 127.0.0.1 only, behind a fresh random token (Jupyter masks a token it is
+# given, so we print the full URL ourselves).
 lab: setup
-	@echo "Starting JupyterLab on http://127.0.0.1:$(PORT)/ - open the URL with ?token=... printed below."
-	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE-0} $(VENV)/bin/jupyter lab --no-browser $(if $(filter 0,$(shell id -u)),--allow-root) \
-	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks \
-	  --IdentityProvider.token="$$($(PY) -c 'import secrets; print(secrets.token_hex(24))')"
+	@TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))'); \
+	echo "JupyterLab (127.0.0.1 only): open http://127.0.0.1:$(PORT)/lab?token=$$TOKEN"; \
+	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE-0} exec $(VENV)/bin/jupyter lab --no-browser \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
+	  --ServerApp.root_dir=notebooks --IdentityProvider.token="$$TOKEN"
 
 test: setup
 	$(MAKE) --no-print-directory unit notebooks browser
