@@ -20,3 +20,20 @@ def shared_data(relative: str) -> Path | None:
         if path.exists():
             return path
     return None
+
+
+def machine_line() -> str:
+    """Cores, processor, torch version and UTC time: the context every result needs."""
+    import datetime as dt
+    import platform
+
+    import torch
+
+    return (f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
+            f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+
+
+def append_results(heading: str, body: str) -> None:
+    """Append one section (heading, machine line, body) to benchmarks/RESULTS.md."""
+    with open(REPO / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as f:
+        f.write(f"\n## {heading}\n{machine_line()}. {body}\n")

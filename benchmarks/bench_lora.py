@@ -30,9 +30,6 @@ benchmarks/RESULTS.md with the machine and the date.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -43,6 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ftkit.lora import LoraSettings, measure_train_memory  # noqa: E402
+
+from _common import append_results  # benchmarks/_common.py  # noqa: E402
 
 
 def matmul_peak_gflops(n: int = 4096, repeats: int = 5) -> float:
@@ -122,12 +121,9 @@ def main() -> int:
           f"mfu_full={full['mfu']:.3f} lora_step_s={lora['step_s']:.2f} full_step_s={full['step_s']:.2f} "
           f"matmul_peak_gflops={peak:.1f}")
     if not args.no_results:
-        machine = (f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
-                   f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
-        with open(REPO / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as f:
-            f.write(f"\n## bench_lora.py: LoRA vs full fine-tuning ({shape['name']}, batch {args.batch} x {args.seq} "
-                    f"tokens, random tokens)\n{machine}; fp32 matmul peak {peak:.1f} GFLOP/s. Shared CPU: other jobs "
-                    f"may have run at the same time.\n\n{table}\n")
+        append_results(f"bench_lora.py: LoRA vs full fine-tuning ({shape['name']}, batch {args.batch} x {args.seq} "
+                       f"tokens, random tokens)", f"fp32 matmul peak {peak:.1f} GFLOP/s. Shared CPU: other jobs "
+                       f"may have run at the same time.\n\n{table}")
     return 0
 
 

@@ -17,15 +17,11 @@ Ends with `RESULT loss_before=... loss_after=... drop=... wall_s=... peak_rss_mb
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -36,7 +32,7 @@ from ftkit.lora import (LoraSettings, apply_lora, generate, load_adapter, peak_r
                         response_loss, save_adapter, train_sft)
 from ftkit.presets import load_causal_lm  # noqa: E402
 
-from _common import shared_data  # benchmarks/_common.py
+from _common import append_results, shared_data  # benchmarks/_common.py
 
 MAX_LENGTH = 256  # alpaca answers run long; 256 tokens keeps a CPU step short (longer answers are cut)
 TARGET_DROP = 0.20  # the goal: held-out loss at least 20 % lower after the budget
@@ -113,12 +109,8 @@ def main() -> int:
     print(f"RESULT loss_before={loss_before:.4f} loss_after={loss_after:.4f} drop={drop:.4f} wall_s={wall:.0f} "
           f"peak_rss_mb={peak:.0f} reload_identical={reload_identical}")
     if not args.no_results:
-        machine = (f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
-                   f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
-        with open(REPO / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as f:
-            f.write(f"\n## bench_lora_real.py: LoRA (r=16, all linear, lr 5e-4) on alpaca_en_demo, "
-                    f"{args.budget_s:.0f} s budget\n{machine}. Shared CPU: other jobs may have run at the same time.\n\n"
-                    f"{table}\n")
+        append_results(f"bench_lora_real.py: LoRA (r=16, all linear, lr 5e-4) on alpaca_en_demo, "
+                       f"{args.budget_s:.0f} s budget", f"Shared CPU: other jobs may have run at the same time.\n\n{table}")
     return 0 if ok else 1
 
 
