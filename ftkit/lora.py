@@ -50,6 +50,7 @@ ensure_torchvision()  # transformers (imported below through PEFT) imports torch
 
 import torch  # noqa: E402
 
+from .runtime import memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
 from .errors import ConfigError, ModelError  # noqa: E402
 
 __all__ = [
@@ -552,32 +553,6 @@ def logits_agree(a, b, inputs, atol: float = 1e-4) -> Agreement:
 # =========================================================================================
 # Memory: advice, the OOM guard, QLoRA, measurements
 # =========================================================================================
-def memory_advice(batch_size: int | None = None, grad_accum: int | None = None) -> str:
-    """What to do when training runs out of memory, most effective first."""
-    smaller = ""
-    if batch_size and batch_size > 1:
-        smaller = f" (e.g. batch_size={max(1, batch_size // 2)}, grad_accum={(grad_accum or 1) * 2}: same effective batch)"
-    return ("Out of memory. Try, in order: a smaller batch with more gradient accumulation" + smaller +
-            "; gradient_checkpointing=True (recompute activations: ~30% slower, much less memory); a shorter "
-            "max_length; LoRA instead of full fine-tuning (no gradients or Adam state for the frozen weights); "
-            "on a GPU, QLoRA (the frozen base in 4 bits, see qlora_note()).")
-
-
-@contextlib.contextmanager
-def oom_guard(batch_size: int | None = None, grad_accum: int | None = None):
-    """Turn a CUDA (or CPU allocator) out-of-memory error into one ftkit line with advice."""
-    try:
-        yield
-    except torch.OutOfMemoryError:
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        raise ConfigError(memory_advice(batch_size, grad_accum)) from None
-    except RuntimeError as err:
-        if "can't allocate memory" in str(err) or "out of memory" in str(err).lower():
-            raise ConfigError(memory_advice(batch_size, grad_accum)) from None
-        raise
-
-
 def qlora_note() -> str:
     """QLoRA in a few lines, and whether this machine can run it (bitsandbytes + CUDA)."""
     has_bnb = importlib.util.find_spec("bitsandbytes") is not None

@@ -5,13 +5,15 @@ Nothing here runs at import time; lessons call `seed_everything(SEED)` themselve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["pick_device", "seed_everything", "Profile", "get_profile", "PROFILES"]
+__all__ = ["pick_device", "seed_everything", "Profile", "get_profile", "PROFILES", "memory_advice", "oom_guard",
+           "is_out_of_memory"]
 
 
 def pick_device(prefer: str | None = None) -> str:
@@ -129,3 +131,36 @@ def get_profile(name: str | None = None) -> Profile:
     if key not in PROFILES:
         raise ConfigError(f"Unknown profile {key!r}. Use one of: {', '.join(PROFILES)} (set PROFILE or FTKIT_PROFILE).")
     return PROFILES[key]
+
+
+def memory_advice(batch_size: int | None = None, grad_accum: int | None = None) -> str:
+    """What to do when training runs out of memory, most effective first."""
+    smaller = ""
+    if batch_size and batch_size > 1:
+        smaller = f" (e.g. batch_size={max(1, batch_size // 2)}, grad_accum={(grad_accum or 1) * 2}: same effective batch)"
+    return ("Out of memory. Try, in order: a smaller batch with more gradient accumulation" + smaller +
+            "; gradient_checkpointing=True (recompute activations: ~30% slower, much less memory); a shorter "
+            "max_length; LoRA instead of full fine-tuning (no gradients or Adam state for the frozen weights); "
+            "on a GPU, QLoRA (the frozen base in 4 bits, see qlora_note()).")
+
+
+@contextlib.contextmanager
+def oom_guard(batch_size: int | None = None, grad_accum: int | None = None):
+    """Turn a CUDA (or CPU allocator) out-of-memory error into one ftkit line with advice."""
+    try:
+        yield
+    except RuntimeError as err:  # torch.OutOfMemoryError is a RuntimeError
+        if not is_out_of_memory(err):
+            raise
+        raise ConfigError(memory_advice(batch_size, grad_accum)) from None
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """True for a CUDA out-of-memory error (or the CPU allocator's), and frees cached GPU memory."""
+    import torch
+
+    oom = isinstance(err, torch.OutOfMemoryError) or (
+        isinstance(err, RuntimeError) and ("can't allocate memory" in str(err) or "out of memory" in str(err).lower()))
+    if oom and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return oom

@@ -31,6 +31,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, Trai
 from .errors import ConfigError  # noqa: E402
 from .freeze import freeze, max_depth, param_groups, trainable_summary, unfreeze  # noqa: E402
 from .hf import HistoryCallback, classification_metrics  # noqa: E402
+from .runtime import oom_guard  # noqa: E402
 
 __all__ = [
     "TextRecipe",
@@ -182,7 +183,8 @@ def train_text(model, tokenizer, ds, recipe: TextRecipe, label: str, output_dir,
     trainer.remove_callback(PrinterCallback)  # with disable_tqdm it prints every log dict; the History keeps them
     summary = trainable_summary(model)
     start = time.perf_counter()
-    trainer.train()
+    with oom_guard(batch_size=recipe.batch_size):  # a GPU out-of-memory error becomes one line of advice
+        trainer.train()
     elapsed = time.perf_counter() - start
     metrics = trainer.evaluate()
     return TextRun(label, record.history, metrics, elapsed, summary.trainable, summary.total, trainer)

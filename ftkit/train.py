@@ -36,7 +36,7 @@ from .config import TrainConfig
 from .errors import ConfigError, DataError, TrainingDiverged
 from .freeze import freeze, mark_frozen, param_groups, set_train_mode, trainable_summary
 from .history import History
-from .runtime import pick_device, seed_everything
+from .runtime import is_out_of_memory, memory_advice, pick_device, seed_everything
 
 __all__ = ["fit", "evaluate", "predict", "TrainState", "METRICS"]
 
@@ -477,6 +477,10 @@ def fit(
         _finish_diverged(state, str(err))
     except KeyboardInterrupt:
         _finish_interrupted(state)
+    except RuntimeError as err:  # torch.OutOfMemoryError included
+        if not is_out_of_memory(err):
+            raise
+        _finish_out_of_memory(state)
     finally:
         torch.set_num_threads(threads)
     model.eval()
@@ -605,6 +609,14 @@ def _finish_diverged(state: TrainState, value: str) -> None:
         f"The loss became {value} in epoch {state.epoch} (step {state.step + 1}): the learning rate lr={lr:g} is most likely "
         f"too high; try lr={lr / 10:g}. Went back to {kept}."
     )
+    print(state.stop_message)
+
+
+def _finish_out_of_memory(state: TrainState) -> None:
+    restore(state.model, state.best_weights)
+    kept = f"the weights of epoch {state.best_epoch}" if state.best_epoch is not None else "the weights from before training"
+    state.stop_reason = "out_of_memory"
+    state.stop_message = f"Kept {kept}. " + memory_advice(state.config.batch_size, state.config.accum_steps)
     print(state.stop_message)
 
 

@@ -278,3 +278,22 @@ def test_evaluate_and_predict_agree():
     assert scores["accuracy"] == pytest.approx(float((preds == targets).mean()))
     assert 0 <= scores["f1"] <= 1 and scores["loss"] > 0
     assert np.array_equal(targets, VAL[1].numpy())
+
+
+def test_out_of_memory_keeps_history_and_weights_and_gives_advice(capsys):
+    """A GPU out-of-memory error mid-run (simulated) stops like an interruption, with advice."""
+    from ftkit.callbacks import Callback
+
+    class RunOutOfMemory(Callback):
+        def on_step_end(self, state):
+            if state.epoch == 2:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+    history = fit(model, (x, y), (x, y), epochs=3, batch_size=8, progress=False, callbacks=[RunOutOfMemory()])
+    assert history.stop_reason == "out_of_memory" and len(history.epochs) == 1
+    assert "smaller batch" in history.stop_message and "batch_size=4" in history.stop_message
+    assert "Out of memory" in capsys.readouterr().out
+    assert all(torch.isfinite(p).all() for p in model.parameters())
