@@ -79,12 +79,9 @@ class History:
         return cls(**data)
 
     def save(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, default=_jsonable))
-        tmp.replace(path)  # atomic: an interrupted save never leaves half a file
-        return path
+        from .io import write_text_atomic  # an interrupted save never leaves half a file
+
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=1, default=_jsonable))
 
     @classmethod
     def load(cls, path) -> "History":

@@ -155,6 +155,21 @@ def save_pretrained(folder, *objects, overwrite: bool = False) -> Path:
 
 
 # ---- helpers -----------------------------------------------------------------------------
+def write_text_atomic(path, text: str) -> Path:
+    """Write a text file through a temporary sibling and a rename: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_sibling(path)
+    try:
+        tmp.chmod(0o666 & ~_umask())  # mkstemp makes it private (0600); give it normal file permissions
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
 def _refuse_existing(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise SaveError(f"{str(path)!r} already exists and would be overwritten. Choose a new name or pass overwrite=True.")

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ConfigError, DataError
+from .io import write_text_atomic
 
 __all__ = ["write_results", "read_results", "results_table", "RESULTS_FILE"]
 
@@ -76,19 +75,8 @@ def write_results(output_dir, lesson: str, model: str, profile: str, wall_s: flo
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"write_results: an extra field cannot be stored as JSON ({exc}). Pass plain numbers, strings, lists or dicts.") from None
 
-    folder = Path(output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / RESULTS_FILE
-    # Write to a temporary file in the same folder, then rename: readers never see half a file.
-    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # Written to a temporary file in the same folder, then renamed: readers never see half a file.
+    return write_text_atomic(Path(output_dir) / RESULTS_FILE, text + "\n")
 
 
 def read_results(folder) -> dict:

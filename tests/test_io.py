@@ -137,3 +137,13 @@ def test_save_pretrained_wraps_objects(tmp_path):
     assert sorted(os.listdir(out)) == ["config.json", "tokenizer.json"]
     with pytest.raises(ConfigError):
         save_pretrained(tmp_path / "n", object())
+
+
+def test_history_save_is_atomic_and_round_trips(tmp_path):
+    from ftkit.history import History
+
+    h = History(label="run")
+    h.log_epoch(epoch=1, train_loss=0.5, val_loss=0.6)
+    path = h.save(tmp_path / "sub" / "history.json")
+    assert History.load(path).epochs == h.epochs
+    assert sorted(p.name for p in path.parent.iterdir()) == ["history.json"]  # no temporary file left behind
