@@ -11,6 +11,10 @@ The seed lessons teach three states of a training run, all visible on the loss c
   validation loss turns around and climbs.  It memorises the training examples (the green
   blanket behind the cat) instead of what matters.  Fix: early stopping, more or more varied
   data, regularisation, a smaller learning rate, fewer trainable layers.
+  The same verdict covers a curve that never turns because it never went down: training
+  loss falls a lot while validation loss stays where it started (for two classes, at
+  chance, ln 2 = 0.69).  Nothing learned carries over to new data: memorising from the
+  first epoch on (typical with very few training examples).
 
 Two more verdicts cover practical cases: **still improving** (validation loss is still
 dropping at the last epoch: give it more epochs) and **diverged** (a loss became NaN/inf:
@@ -52,6 +56,8 @@ TREND_WINDOW = 3  # the slope is fitted on the last 3 epochs: recent, but not a 
 STILL_IMPROVING_SLOPE = 0.02  # val loss still falling >2% per epoch counts as real progress
 PLATEAU_FRACTION = 0.1  # the curve has "levelled off" once 90% of its total drop is done
 DIVERGED_LOSS_RATIO = 5.0  # an epoch's train loss 5x above the starting loss: it blew up, even if finite
+NO_TRANSFER_MAX_VAL_GAIN = 0.05  # best val loss <5% below where it started: the same size as noise (see OVERFIT_MIN_RISE)
+NO_TRANSFER_MAX_TRAIN_RATIO = 0.5  # ...while train loss fell below half its start: it clearly learned *something*
 
 
 @dataclass
@@ -227,12 +233,28 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
         evidence.append(f"Gap val - train loss: {_fmt(gap_best)} at the best epoch, {_fmt(gap_last)} at the end ({change}).")
     train_kept_falling = train[-1] is not None and train[b] is not None and train[-1] < train[b]
 
+    # Where did val loss start? The higher of its first epoch and the untrained (start) loss: a
+    # first epoch that already learned a lot must not look like "val never improved".
+    val_start = max(val[0], start_loss) if start_loss else val[0]
+    val_gain = 1 - val[b] / val_start if val_start > 0 else 0.0
+    numbers.update(val_start=val_start, val_gain=val_gain)
+    no_transfer = train_ratio is not None and train_ratio < NO_TRANSFER_MAX_TRAIN_RATIO and val_gain < NO_TRANSFER_MAX_VAL_GAIN
+
     # ---- the rules, in order -----------------------------------------------------------
-    if since_best >= OVERFIT_MIN_EPOCHS_RISING and rise > OVERFIT_MIN_RISE and train_kept_falling:
+    val_turned_up = since_best >= OVERFIT_MIN_EPOCHS_RISING and rise > OVERFIT_MIN_RISE and train_kept_falling
+    if val_turned_up:
         verdict = "over-fitting"
         evidence.append(
             f"Over-fitting rule: val loss {rise:.1%} above its best for {since_best} epochs "
             f"(>{OVERFIT_MIN_RISE:.0%} for >={OVERFIT_MIN_EPOCHS_RISING}) while train loss kept falling."
+        )
+    elif no_transfer:
+        verdict = "over-fitting"
+        evidence.append(
+            f"Over-fitting rule (nothing carries over): train loss fell to {train_ratio:.0%} of its start "
+            f"(<{NO_TRANSFER_MAX_TRAIN_RATIO:.0%}) but val loss never got more than {max(val_gain, 0):.1%} below "
+            f"where it started ({_fmt(val_start)}; needs >{NO_TRANSFER_MAX_VAL_GAIN:.0%}): "
+            f"the model memorises the training examples."
         )
     elif since_best == 0 and slope < -STILL_IMPROVING_SLOPE:
         verdict = "still improving"
@@ -248,7 +270,10 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
 
     if stop_reason == "early_stopping":
         evidence.append(f"Early stopping ended training at epoch {_fmt(stop_epoch)}; best epoch kept: {_fmt(best_epoch)}.")
-    regions = _regions(verdict, epochs, val, b)
+    if verdict == "over-fitting" and not val_turned_up:  # val never improved: no good-fit span to shade
+        regions = [(epochs[0], epochs[-1], "over-fitting")]
+    else:
+        regions = _regions(verdict, epochs, val, b)
     return _result(verdict, evidence, best_epoch, stop_epoch, monitor, numbers, regions)
 
 

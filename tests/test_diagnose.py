@@ -168,3 +168,47 @@ def test_deterministic_and_renders():
     html = a._repr_html_()
     assert "<li>" in html and "over-fitting" in html
     assert set(VERDICTS) >= {a.verdict}
+
+
+# ---- val loss never improves while train loss falls: nothing carries over (was "good fit") --------
+CHANCE_TRAIN = [0.69, 0.45, 0.25, 0.12, 0.06, 0.03]
+CHANCE_VAL = [0.70, 0.69, 0.695, 0.70, 0.69, 0.695]  # flat at ln 2: a coin toss on every val image
+
+
+def test_flat_val_at_chance_while_train_falls_is_over_fitting():
+    d = diagnose(make(CHANCE_TRAIN, CHANCE_VAL))
+    assert d.verdict == "over-fitting"
+    assert d.numbers["val_start"] == pytest.approx(0.70)
+    assert d.numbers["val_gain"] == pytest.approx(1 - 0.69 / 0.70)
+    t = text(d)
+    assert "nothing carries over" in t and "4% of its start" in t and "1.4% below" in t and "(0.7;" in t
+    assert d.regions == [(1, 6, "over-fitting")]  # no epoch generalised: no good-fit span
+    assert any("more training data" in a.lower() for a in d.advice)
+
+
+def test_flat_val_that_only_gets_worse_is_over_fitting():
+    # val is best at epoch 1 and creeps up by less than the 5% noise threshold
+    d = diagnose(make([0.7, 0.3, 0.15, 0.08], [0.69, 0.70, 0.71, 0.715]))
+    assert d.verdict == "over-fitting" and d.best_epoch == 1
+
+
+def test_first_epoch_already_good_is_not_flagged():
+    # the first epoch already took val from the untrained loss (first step 0.72) to 0.2;
+    # afterwards val is flat near its best while train keeps falling: a good fit
+    h = make([0.35, 0.15, 0.10, 0.08, 0.07], [0.20, 0.19, 0.19, 0.19, 0.19])
+    h.log_step(step=1, epoch=0.1, train_loss=0.72)
+    d = diagnose(h)
+    assert d.verdict == "good fit"
+    assert d.numbers["val_start"] == 0.72 and d.numbers["val_gain"] > 0.7
+
+
+def test_val_that_improves_from_a_high_start_is_not_flagged():
+    # val starts far above train (a shifted val set) and improves a lot, ending near ln 2
+    d = diagnose(make([0.69, 0.3, 0.15, 0.1, 0.08], [2.0, 0.9, 0.7, 0.66, 0.65]))
+    assert d.verdict != "over-fitting"
+
+
+def test_flat_val_with_little_training_progress_is_not_this_rule():
+    # train loss only fell to 60% of its start: not enough to call it memorising
+    d = diagnose(make([0.69, 0.55, 0.47, 0.43, 0.415], [0.70, 0.69, 0.69, 0.69, 0.69]))
+    assert "nothing carries over" not in text(d)
