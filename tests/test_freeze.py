@@ -56,7 +56,7 @@ def test_freeze_depth_out_of_range_names_valid_range(resnet, bad):
 
 
 def test_frozen_batchnorm_stays_in_eval_mode_even_after_train(resnet):
-    freeze(resnet, 1)
+    freeze(resnet, 1, bn_stats="update")
     resnet.train()  # what a hand-written loop does: would normally switch every BN to train mode
     frozen_bn, trained_bn = resnet.layer3[0].bn1, resnet.layer4[0].bn1
     before_frozen = frozen_bn.running_mean.clone()
@@ -71,13 +71,36 @@ def test_frozen_batchnorm_stays_in_eval_mode_even_after_train(resnet):
 
 def test_refreezing_changes_which_bn_is_frozen(resnet):
     freeze(resnet, 0)
-    freeze(resnet, 5)
+    freeze(resnet, 5, bn_stats="update")
     resnet.train()
     before = resnet.bn1.running_mean.clone()
     resnet(torch.randn(4, 3, 32, 32))
     assert not torch.equal(resnet.bn1.running_mean, before)  # all trainable: statistics update again
     unfreeze(resnet)
     assert n_trainable(resnet) == n_params(resnet)
+
+
+def test_pretrained_bn_stats_keep_statistics_but_train_scale_and_shift(resnet):
+    summary = freeze(resnet, 1)  # bn_stats="pretrained" is the default
+    trained_bn = resnet.layer4[0].bn1
+    before = trained_bn.running_mean.clone()
+    set_train_mode(resnet)
+    assert resnet.layer4.training and not trained_bn.training
+    resnet(torch.randn(4, 3, 32, 32)).sum().backward()
+    assert torch.equal(trained_bn.running_mean, before)  # statistics: still the pretrained ones
+    assert trained_bn.weight.requires_grad and trained_bn.weight.grad is not None  # scale: learns
+    assert any("pretrained statistics" in note for note in summary.notes)
+    unfreeze(resnet)
+    from ftkit.freeze import mark_frozen
+
+    mark_frozen(resnet)  # what fit does: after unfreeze, hand-set requires_grad alone decides
+    resnet.train()
+    assert trained_bn.training
+
+
+def test_bad_bn_stats_is_refused(resnet):
+    with pytest.raises(ConfigError, match="bn_stats"):
+        freeze(resnet, 1, bn_stats="frozen")
 
 
 def test_trainable_summary_table_line_and_html(resnet):
