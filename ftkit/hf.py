@@ -10,7 +10,8 @@
   evaluation) and forwards the events to ftkit callbacks such as `LivePlot`.
 * `classification_metrics` is a ready `compute_metrics`: accuracy, precision, recall, F1 and
   ROC AUC from the logits (2 or more classes).
-* `WeightedLossTrainer` weights the cross-entropy by class, for imbalanced labels.
+* `WeightedLossTrainer` weights the cross-entropy by class, for imbalanced labels (weights:
+  `ftkit.class_weights`).
 
 Importing this module imports transformers (a few seconds); `import ftkit` does not.
 """
@@ -33,7 +34,7 @@ from .callbacks import Callback  # noqa: E402
 from .errors import ConfigError  # noqa: E402
 from .history import History  # noqa: E402
 
-__all__ = ["HistoryCallback", "classification_metrics", "WeightedLossTrainer", "class_weights_from_labels"]
+__all__ = ["HistoryCallback", "classification_metrics", "WeightedLossTrainer"]
 
 # Keys of an evaluation result that are bookkeeping, not model quality.
 _EVAL_BOOKKEEPING = ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "epoch")
@@ -217,19 +218,10 @@ def classification_metrics(eval_pred) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def class_weights_from_labels(labels, num_classes: int) -> torch.Tensor:
-    """'Balanced' class weights n / (k * count): a rare class counts as much as a common one."""
-    counts = torch.bincount(torch.as_tensor(list(labels), dtype=torch.long), minlength=num_classes).float()
-    if (counts == 0).any():
-        missing = [i for i, c in enumerate(counts.tolist()) if c == 0]
-        raise ConfigError(f"Class(es) {missing} have no training examples, so they cannot be weighted. Check the labels.")
-    return counts.sum() / (num_classes * counts)
-
-
 class WeightedLossTrainer(Trainer):
     """A `Trainer` whose cross-entropy weights each class (for imbalanced data).
 
-    `class_weights`: one weight per class (see `class_weights_from_labels`).  Label smoothing
+    `class_weights`: one weight per class, e.g. `ftkit.class_weights(data.train, data.num_labels)`.  Label smoothing
     still comes from `TrainingArguments(label_smoothing_factor=...)`.
     """
 

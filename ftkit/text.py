@@ -502,17 +502,33 @@ def make_imbalanced(df: pd.DataFrame, minority_class, keep_fraction: float, seed
     return df.iloc[sorted(np.concatenate([others, kept]))].reset_index(drop=True)
 
 
-def class_weights(df: pd.DataFrame, num_classes: int | None = None):
-    """Inverse-frequency class weights (a float tensor averaging 1) for a weighted loss.
+def class_weights(labels, num_classes: int | None = None):
+    """'Balanced' class weights n / (k * count_c) for a weighted cross-entropy (a float tensor).
 
-    Rare classes get large weights, e.g. `torch.nn.CrossEntropyLoss(weight=class_weights(train))`.
+    `labels`: a DataFrame with a `label` column of ids (e.g. `data.train`) or any sequence of
+    label ids.  `num_classes` (k) defaults to the largest id + 1; pass it so that a class
+    missing from `labels` is an error instead of silently getting no weight.
+
+    Why this scaling: each class then carries the same total weight (count_c * w_c = n / k),
+    as if the data were balanced, a balanced set gets 1 for every class, and the numbers match
+    scikit-learn's `compute_class_weight("balanced", ...)`, so they can be checked there.
+    Only the ratios matter to the loss: PyTorch's `cross_entropy(weight=...)` with the default
+    mean divides by the summed weights of the batch, so any common factor cancels.
+    Use it as `WeightedLossTrainer(class_weights=...)`, `TrainConfig(class_weights=w.tolist())`
+    or `torch.nn.CrossEntropyLoss(weight=...)`.
     """
     import torch
 
-    counts = df["label"].value_counts()
-    num_classes = num_classes or int(df["label"].max()) + 1
-    missing = [c for c in range(num_classes) if counts.get(c, 0) == 0]
+    values = labels["label"] if isinstance(labels, pd.DataFrame) else labels
+    ids = np.asarray(list(values))
+    if ids.size == 0 or not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0:
+        raise DataError("class_weights needs integer label ids >= 0 (e.g. data.train or data.train['label']), "
+                        f"got {ids[:5].tolist()}{' ...' if ids.size > 5 else ''}.")
+    k = num_classes or int(ids.max()) + 1
+    if int(ids.max()) >= k:
+        raise ConfigError(f"Label id {int(ids.max())} does not fit num_classes={k}. Pass the number of classes (data.num_labels).")
+    counts = np.bincount(ids, minlength=k)
+    missing = [c for c in range(k) if counts[c] == 0]
     if missing:
         raise DataError(f"Class id {missing[0]} has no rows, so it has no weight. Check the split or num_classes.")
-    inverse = np.array([1.0 / counts[c] for c in range(num_classes)])
-    return torch.tensor(inverse * num_classes / inverse.sum(), dtype=torch.float32)
+    return torch.tensor(ids.size / (k * counts), dtype=torch.float32)

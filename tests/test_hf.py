@@ -14,7 +14,8 @@ import torch  # noqa: E402
 from ftkit.callbacks import Callback  # noqa: E402
 from ftkit.diagnose import diagnose  # noqa: E402
 from ftkit.errors import ConfigError  # noqa: E402
-from ftkit.hf import HistoryCallback, WeightedLossTrainer, class_weights_from_labels, classification_metrics  # noqa: E402
+from ftkit.hf import HistoryCallback, WeightedLossTrainer, classification_metrics  # noqa: E402
+from ftkit.text import class_weights  # noqa: E402
 from ftkit.plots import LivePlot  # noqa: E402
 from transformers import (  # noqa: E402  (ftkit.hf already applied ensure_torchvision)
     BertConfig,
@@ -138,10 +139,8 @@ def test_classification_metrics_two_and_three_classes():
 
 def test_weighted_loss_trainer(tmp_path):
     torch.set_num_threads(1)
-    weights = class_weights_from_labels([0, 0, 0, 1], num_classes=2)
+    weights = class_weights([0, 0, 0, 1], num_classes=2)
     assert weights.tolist() == pytest.approx([4 / 6, 2.0])
-    with pytest.raises(ConfigError):
-        class_weights_from_labels([0, 0], num_classes=2)
     model = tiny_model()
     trainer = WeightedLossTrainer(model=model, args=args(tmp_path, label_smoothing_factor=0.1, eval_strategy="no",
                                                          save_strategy="no", load_best_model_at_end=False),

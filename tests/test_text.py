@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from ftkit.errors import ConfigError, DataError
@@ -183,9 +184,27 @@ def test_make_imbalanced_and_class_weights(tmp_path):
     assert counts[0] == 80 and counts[1] == 20
     assert make_imbalanced(data.train, 1, 0.25, seed=0).equals(imbalanced)
     weights = class_weights(imbalanced)
-    assert weights.tolist() == pytest.approx([0.4, 1.6])  # 1/80 : 1/20, averaging 1
+    assert weights.tolist() == pytest.approx([100 / 160, 100 / 40])  # n / (k * count): 80 and 20 rows, 2 classes
+    assert class_weights(imbalanced["label"].tolist(), num_classes=2).tolist() == weights.tolist()  # a plain list works too
     with pytest.raises(ConfigError):
         make_imbalanced(data.train, "neutral", 0.5, classes=data.classes)
+
+
+def test_class_weights_scaling_and_bad_labels():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = [0] * 7 + [1] * 2 + [2] * 11
+    weights = class_weights(labels, num_classes=3)
+    assert weights.tolist() == pytest.approx(compute_class_weight("balanced", classes=np.arange(3), y=labels).tolist())
+    counts = np.bincount(labels)
+    assert (weights.numpy() * counts).tolist() == pytest.approx([20 / 3] * 3)  # every class carries n / k in total
+    assert class_weights([1, 0, 1, 0]).tolist() == [1.0, 1.0]  # balanced data: no reweighting
+    with pytest.raises(DataError, match="Class id 2 has no rows"):
+        class_weights([0, 1, 1], num_classes=3)
+    with pytest.raises(ConfigError, match="num_classes"):
+        class_weights([0, 3], num_classes=2)
+    with pytest.raises(DataError, match="integer label ids"):
+        class_weights(["pos", "neg"])
 
 
 def _tiny_tokenizer():
