@@ -34,6 +34,8 @@ from .hf import HistoryCallback, classification_metrics  # noqa: E402
 from .runtime import oom_guard  # noqa: E402
 
 __all__ = [
+    "is_chinese",
+    "text_model_for",
     "TextRecipe",
     "TextRun",
     "training_args",
@@ -52,6 +54,35 @@ __all__ = [
 ]
 
 
+# ---- which model reads these texts ------------------------------------------------------------
+CHINESE_SHARE = 0.3  # Chinese reviews are mostly ideographs; English text with a quoted Chinese word is far below
+
+
+def is_chinese(texts, sample: int = 200) -> bool:
+    """True when at least 30 % of the non-space characters of the first `sample` texts are
+    CJK ideographs (Chinese, or Japanese kanji)."""
+    chars = "".join(str(t) for t in list(texts)[:sample]).replace(" ", "")
+    cjk = sum("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in chars)
+    return bool(chars) and cjk >= CHINESE_SHARE * len(chars)
+
+
+def text_model_for(texts, profile, model=None):
+    """The model a lesson should load for `texts`: `model` when one is given; else
+    `"bert-base-chinese"` for Chinese texts (outside the smoke profile, whose tiny random model
+    reads nothing anyway), because the English vocabulary of MiniLM and bert-base-uncased turns
+    most Chinese characters into [UNK]; else None (the profile's default model).
+
+    Offline, the bert-base-chinese preset falls back to the packaged MiniLM and prints why.
+    """
+    if model is not None:
+        return model
+    name = getattr(profile, "name", profile)
+    if name != "smoke" and is_chinese(texts):
+        print("Chinese text: asking for bert-base-chinese (an English vocabulary reads most Chinese characters as [UNK])")
+        return "bert-base-chinese"
+    return None
+
+
 # ---- the recipe ------------------------------------------------------------------------------
 @dataclass
 class TextRecipe:
@@ -66,6 +97,8 @@ class TextRecipe:
     patience: int | None = field(default=None, metadata={"help": "EarlyStoppingCallback patience in epochs; None = no early stopping"})
     seed: int = field(default=0, metadata={"help": "Trainer seed (data order, dropout): same seed, same numbers on CPU"})
     logging_steps: int = field(default=5, metadata={"help": "log the training loss every N steps (the curve's resolution)"})
+    group_by_length: bool = field(default=False, metadata={"help": "batch texts of similar length together: less padding, "
+                                                                  "faster when lengths vary a lot (large data sets)"})
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -82,6 +115,8 @@ class TextRecipe:
             raise ConfigError(f"TextRecipe.weight_decay must be >= 0, got {self.weight_decay!r}.")
         if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
             raise ConfigError(f"TextRecipe.patience must be a positive integer or None, got {self.patience!r}.")
+        if not isinstance(self.group_by_length, bool):
+            raise ConfigError(f"TextRecipe.group_by_length must be True or False, got {self.group_by_length!r}.")
 
     def replace(self, **changes) -> "TextRecipe":
         """A copy with some settings changed (validated again)."""
@@ -107,6 +142,8 @@ def training_args(recipe: TextRecipe, output_dir, **overrides) -> TrainingArgume
         weight_decay=recipe.weight_decay,
         warmup_steps=recipe.warmup,
         lr_scheduler_type="linear",  # warm up, then decay linearly to 0 (BERT's schedule)
+        # "group_by_length": shuffled groups of ~50 batches, each sorted by length (was `group_by_length=True` before 5)
+        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
         label_smoothing_factor=recipe.label_smoothing,
         eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.46
         save_strategy="epoch" if keep_best else "no",

@@ -51,6 +51,21 @@ def test_recipe_validates_and_replaces():
     args = tl.training_args(r.replace(patience=2), "/tmp/unused")
     assert args.eval_strategy == "epoch" and args.load_best_model_at_end and args.metric_for_best_model == "f1"
     assert tl.training_args(r, "/tmp/unused").save_strategy == "no"
+    assert tl.training_args(r, "/tmp/unused").train_sampling_strategy == "random"
+    assert tl.training_args(r.replace(group_by_length=True), "/tmp/unused").train_sampling_strategy == "group_by_length"
+    with pytest.raises(ConfigError):
+        tl.TextRecipe(group_by_length="yes")
+
+
+def test_text_model_for_picks_chinese_bert_for_chinese_text(capsys):
+    zh = ["这家酒店的服务非常好。", "摔了一次，屏幕就失灵了。"]
+    en = ["The room was spotless.", "I love the food at 北京 Kitchen on Main Street."]  # a quoted name is not Chinese text
+    assert tl.is_chinese(zh) and not tl.is_chinese(en) and not tl.is_chinese([])
+    assert tl.text_model_for(zh, "default") == "bert-base-chinese"
+    assert "[UNK]" in capsys.readouterr().out  # it says why
+    assert tl.text_model_for(en, "gpu") is None  # the profile's own model (bert-base-uncased on gpu)
+    assert tl.text_model_for(zh, "smoke") is None  # tests keep the tiny random model
+    assert tl.text_model_for(zh, "default", model="minilm-l6") == "minilm-l6"  # an explicit choice wins
 
 
 def test_layerwise_optimizer_groups(data):
