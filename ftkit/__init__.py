@@ -45,6 +45,7 @@ _API = {
     "lora": ["LoraSettings", "apply_lora", "train_sft", "perplexity", "compare_answers", "save_adapter",
              "load_adapter", "logits_agree", "peak_rss_mb"],
     "lora_panel": ["LoraPanel"],
+    "overfit": ["set_head", "few_per_class", "overfit_table"],
     "textlab": ["TextRecipe", "train_text", "compare_freezing", "ProgressiveUnfreezing", "layerwise_optimizer"],
     "results": ["write_results", "results_table"],
     "doctor": ["doctor"],

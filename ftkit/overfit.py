@@ -1,0 +1,117 @@
+"""Plumbing for the over-/under-fitting lab (lesson 05): swap heads, take a few images, tabulate runs.
+
+    set_head(loaded, hidden=512, dropout=0.5)   # a new, bigger head on the same frozen backbone
+    few = few_per_class(data.train, 10)         # 10 training images per class, seeded
+    overfit_table({"20 images": h1, "400 images": h2})
+
+The backbone stays frozen and untouched, so `fit`'s feature cache computes its outputs once and
+every head after that trains on the stored features in seconds (`ftkit.cache`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import torch
+from torch import nn
+from torch.utils.data import Subset
+
+from .diagnose import diagnose
+from .errors import ConfigError, DataError
+
+__all__ = ["set_head", "few_per_class", "overfit_table"]
+
+
+def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int = 0) -> nn.Module:
+    """Put a fresh head on `loaded.model` (in place) and return it.
+
+    hidden=None: one Linear layer (the seed recipe's head).  hidden=k: Linear -> ReLU -> Linear
+    with k hidden units, a head with far more weights that can memorise a small training set.
+    dropout: share of the head's input features (and hidden units) zeroed at random while training.
+    An EfficientNet's own dropout before its classifier is switched off, so the only dropout
+    is the one you ask for here.  The new weights depend only on `seed`, not on what ran before.
+    """
+    if hidden is not None and (not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1):
+        raise ConfigError(f"hidden must be None (one linear layer) or a whole number >= 1, got {hidden!r}. Example: hidden=512.")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ConfigError(f"dropout must be a number in [0, 1), got {dropout!r}. Example: dropout=0.5.")
+    model, name = loaded.model, loaded.head_name
+    old = model.get_submodule(name)
+    first = old if isinstance(old, nn.Linear) else next((m for m in old.modules() if isinstance(m, nn.Linear)), None)
+    last = old if isinstance(old, nn.Linear) else [m for m in old.modules() if isinstance(m, nn.Linear)][-1]
+    if first is None:
+        raise ConfigError(f"The head {name!r} has no Linear layer, so its input size is unknown. Load the model again.")
+    n_in, n_out = first.in_features, last.out_features
+    with torch.random.fork_rng(devices=[]):  # the global random stream is left alone
+        torch.manual_seed(seed)
+        layers = [nn.Dropout(dropout)] if dropout else []
+        if hidden is None:
+            layers.append(nn.Linear(n_in, n_out))
+        else:
+            layers += [nn.Linear(n_in, hidden), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
+            layers.append(nn.Linear(hidden, n_out))
+    head = layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, head)
+    if isinstance(getattr(model, "_dropout", None), nn.Dropout):  # EfficientNet-Lite: dropout 0.2 before _fc
+        model._dropout = nn.Identity()
+    return head
+
+
+def few_per_class(dataset, n: int, seed: int = 0) -> Subset:
+    """`n` randomly chosen examples of every class (seeded), keeping the dataset's class order.
+
+    The result is a `torch.utils.data.Subset` that still answers `.classes`, `.targets` and
+    `.random_transform`, so the feature cache and the run table treat it like the full set.
+    """
+    targets = list(getattr(dataset, "targets", []))
+    if not targets:
+        raise DataError("few_per_class needs a dataset with .targets (e.g. data.train from ftkit.load_image_folder).")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"n must be a whole number >= 1 (examples per class), got {n!r}. Example: n=10.")
+    by_class: dict = {}
+    for i, t in enumerate(targets):
+        by_class.setdefault(int(t), []).append(i)
+    smallest = min(len(v) for v in by_class.values())
+    if n > smallest:
+        raise ConfigError(f"n={n} examples per class, but the smallest class has only {smallest}. Use n <= {smallest}.")
+    rng = random.Random(seed)
+    indices = sorted(i for c in sorted(by_class) for i in rng.sample(by_class[c], n))
+    subset = Subset(dataset, indices)
+    subset.classes = list(getattr(dataset, "classes", sorted(by_class)))
+    subset.targets = [targets[i] for i in indices]
+    subset.random_transform = bool(getattr(dataset, "random_transform", False))
+    return subset
+
+
+def overfit_table(runs: dict):
+    """One row per run (label -> History): the kept (best) epoch's numbers and the verdict.
+
+    gap = val loss - train loss at the kept epoch: how much worse the model does on pictures it
+    has not trained on.  The train loss is the epoch's running mean in training mode (with dropout
+    on), which is why dropout also shrinks the gap a little by making train loss look worse.
+    """
+    import pandas as pd
+
+    if not runs:
+        raise DataError("overfit_table got no runs. Pass a dict like {'20 images': history, ...}.")
+    rows = []
+    for label, history in runs.items():
+        best = history.best() or {}
+        last = history.last() or {}
+        train, val = best.get("train_loss", math.nan), best.get("val_loss", math.nan)
+        rows.append({
+            "run": label,
+            "lr": history.config.get("lr"),
+            "epochs run": len(history),
+            "kept epoch": best.get("epoch"),
+            "train loss": train,
+            "val loss": val,
+            "val accuracy": best.get("val_accuracy", math.nan),
+            "gap": val - train,
+            "verdict": diagnose(history).verdict,
+            "stop reason": history.stop_reason,
+            "time_s": last.get("time_s"),
+        })
+    return pd.DataFrame(rows)
