@@ -23,7 +23,7 @@ from .errors import ConfigError, DataError
 __all__ = ["set_head", "few_per_class", "overfit_table"]
 
 
-def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int = 0) -> nn.Module:
+def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int = 0, module: nn.Module | None = None) -> nn.Module:
     """Put a fresh head on `loaded.model` (in place) and return it.
 
     hidden=None: one Linear layer (the seed recipe's head).  hidden=k: Linear -> ReLU -> Linear
@@ -31,7 +31,10 @@ def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int 
     dropout: share of the head's input features (and hidden units) zeroed at random while training.
     An EfficientNet's own dropout before its classifier is switched off, so the only dropout
     is the one you ask for here.  The new weights depend only on `seed`, not on what ran before.
+    module: put back a head returned earlier (trained weights and all) instead of a fresh one.
     """
+    if module is not None and not isinstance(module, nn.Module):
+        raise ConfigError(f"module must be a head returned by set_head (an nn.Module), got {type(module).__name__}.")
     if hidden is not None and (not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1):
         raise ConfigError(f"hidden must be None (one linear layer) or a whole number >= 1, got {hidden!r}. Example: hidden=512.")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
@@ -51,7 +54,7 @@ def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int 
         else:
             layers += [nn.Linear(n_in, hidden), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
             layers.append(nn.Linear(hidden, n_out))
-    head = layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+    head = module if module is not None else layers[0] if len(layers) == 1 else nn.Sequential(*layers)
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, head)
     if isinstance(getattr(model, "_dropout", None), nn.Dropout):  # EfficientNet-Lite: dropout 0.2 before _fc

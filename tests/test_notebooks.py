@@ -15,6 +15,7 @@ METRICS = {
     "02_freeze_lr_lab": ("test_accuracy", "test_f1", "val_accuracy"),
     "03_bert_sentiment": ("eval_accuracy", "eval_f1"),
     "04_qwen_lora": ("eval_loss_before", "eval_loss_after", "reload_identical", "peak_rss_mb"),
+    "05_overfitting_lab": ("test_accuracy", "test_f1", "val_accuracy", "few_images_val_loss", "all_images_val_loss"),
 }
 
 

@@ -67,6 +67,7 @@ def test_set_head_shapes_dropout_and_seed():
     again = set_head(loaded, seed=1)
     assert torch.equal(linear.weight, again.weight)
     assert not torch.equal(set_head(loaded, seed=2).weight, again.weight)
+    assert set_head(loaded, module=head) is head and loaded.model.fc is head  # put a trained head back
 
 
 def test_set_head_leaves_the_global_random_stream_alone():
@@ -85,7 +86,7 @@ def test_set_head_switches_off_efficientnets_own_dropout():
     assert not any(isinstance(m, nn.Dropout) for m in loaded.model.modules())
 
 
-@pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"hidden": 2.5}, {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True}])
+@pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"hidden": 2.5}, {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True}, {"module": "fc"}])
 def test_set_head_refuses_bad_settings(kwargs):
     with pytest.raises(ConfigError):
         set_head(loaded_resnet(), **kwargs)
