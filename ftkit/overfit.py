@@ -20,10 +20,25 @@ from torch.utils.data import Subset
 from .diagnose import diagnose
 from .errors import ConfigError, DataError
 
-__all__ = ["set_head", "few_per_class", "overfit_table"]
+__all__ = ["set_head", "few_per_class", "overfit_table", "FirstFeatures"]
 
 
-def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int = 0, module: nn.Module | None = None) -> nn.Module:
+class FirstFeatures(nn.Module):
+    """Pass on only the first `k` features: a deliberately tiny model that cannot see enough."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        return x[:, : self.k]
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}"
+
+
+def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int = 0, module: nn.Module | None = None,
+             inputs: int | None = None) -> nn.Module:
     """Put a fresh head on `loaded.model` (in place) and return it.
 
     hidden=None: one Linear layer (the seed recipe's head).  hidden=k: Linear -> ReLU -> Linear
@@ -31,6 +46,7 @@ def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int 
     dropout: share of the head's input features (and hidden units) zeroed at random while training.
     An EfficientNet's own dropout before its classifier is switched off, so the only dropout
     is the one you ask for here.  The new weights depend only on `seed`, not on what ran before.
+    inputs=k: the head sees only the first k of the backbone's features (an under-sized model).
     module: put back a head returned earlier (trained weights and all) instead of a fresh one.
     """
     if module is not None and not isinstance(module, nn.Module):
@@ -45,10 +61,16 @@ def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int 
     last = old if isinstance(old, nn.Linear) else [m for m in old.modules() if isinstance(m, nn.Linear)][-1]
     if first is None:
         raise ConfigError(f"The head {name!r} has no Linear layer, so its input size is unknown. Load the model again.")
-    n_in, n_out = first.in_features, last.out_features
+    # the backbone's feature count, remembered on the model: a head with inputs=k only shows k
+    n_in = model.__dict__.setdefault("_ftkit_head_inputs", first.in_features)
+    n_out = last.out_features
+    if inputs is not None and (not isinstance(inputs, int) or isinstance(inputs, bool) or not 1 <= inputs <= n_in):
+        raise ConfigError(f"inputs must be None (all {n_in} features) or a whole number from 1 to {n_in}, got {inputs!r}.")
     with torch.random.fork_rng(devices=[]):  # the global random stream is left alone
         torch.manual_seed(seed)
-        layers = [nn.Dropout(dropout)] if dropout else []
+        layers = [FirstFeatures(inputs)] if inputs is not None else []
+        n_in = inputs or n_in
+        layers += [nn.Dropout(dropout)] if dropout else []
         if hidden is None:
             layers.append(nn.Linear(n_in, n_out))
         else:
@@ -94,6 +116,8 @@ def overfit_table(runs: dict):
     gap = val loss - train loss at the kept epoch: how much worse the model does on pictures it
     has not trained on.  The train loss is the epoch's running mean in training mode (with dropout
     on), which is why dropout also shrinks the gap a little by making train loss look worse.
+    last val loss = the validation loss after the final epoch: the model you would have without
+    early stopping or keeping the best epoch.
     """
     import pandas as pd
 
@@ -113,6 +137,7 @@ def overfit_table(runs: dict):
             "val loss": val,
             "val accuracy": best.get("val_accuracy", math.nan),
             "gap": val - train,
+            "last val loss": last.get("val_loss", math.nan),  # what you would keep without the best-epoch rule
             "verdict": diagnose(history).verdict,
             "stop reason": history.stop_reason,
             "time_s": last.get("time_s"),

@@ -68,6 +68,12 @@ def test_set_head_shapes_dropout_and_seed():
     assert torch.equal(linear.weight, again.weight)
     assert not torch.equal(set_head(loaded, seed=2).weight, again.weight)
     assert set_head(loaded, module=head) is head and loaded.model.fc is head  # put a trained head back
+    tiny = set_head(loaded, inputs=4)
+    assert [type(m).__name__ for m in tiny] == ["FirstFeatures", "Linear"] and tiny[1].in_features == 4
+    assert sum(p.numel() for p in tiny.parameters()) == 4 * 3 + 3
+    assert torch.equal(tiny[0](torch.arange(10.0).reshape(1, 10)), torch.arange(4.0).reshape(1, 4))
+    assert loaded.model(torch.randn(2, 3, 16, 16)).shape == (2, 3)
+    assert set_head(loaded).in_features == 512  # after a tiny head, a full one sees all features again
 
 
 def test_set_head_leaves_the_global_random_stream_alone():
@@ -86,7 +92,8 @@ def test_set_head_switches_off_efficientnets_own_dropout():
     assert not any(isinstance(m, nn.Dropout) for m in loaded.model.modules())
 
 
-@pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"hidden": 2.5}, {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True}, {"module": "fc"}])
+@pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"hidden": 2.5}, {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True}, {"module": "fc"},
+                                    {"inputs": 0}, {"inputs": 513}])
 def test_set_head_refuses_bad_settings(kwargs):
     with pytest.raises(ConfigError):
         set_head(loaded_resnet(), **kwargs)
@@ -135,6 +142,7 @@ def test_overfit_table_reads_the_kept_epoch():
     row = table.iloc[0]
     assert row["run"] == "memorises" and row["lr"] == 0.01 and row["epochs run"] == 4 and row["kept epoch"] == 2
     assert row["val loss"] == 0.6 and row["val accuracy"] == 0.7 and row["gap"] == pytest.approx(0.1)
+    assert row["last val loss"] == 0.9
     assert row["verdict"] == diagnose(h).verdict == "over-fitting"
     assert row["time_s"] == 2.0 and row["stop reason"] == "completed"
     with pytest.raises(DataError):
