@@ -122,6 +122,39 @@ def test_response_loss_counts_only_the_response():
     assert perplexity(loaded.model, loaded.tokenizer, ["some plain text here"]) > 1
 
 
+def test_response_loss_does_not_depend_on_batching():
+    loaded = tiny()
+    # records of very different lengths: batched together they get padded; padding must not count
+    mixed = RECORDS[:2] + [dict(RECORDS[0], instruction="Write a safety note. " * 6), dict(RECORDS[1], output="RISK: LOW")]
+    one_by_one = response_loss(loaded.model, loaded.tokenizer, mixed, max_length=128, batch_size=1)
+    batched = response_loss(loaded.model, loaded.tokenizer, mixed, max_length=128, batch_size=4)
+    assert batched == pytest.approx(one_by_one, rel=1e-5)
+
+
+def test_group_by_length_batches_similar_lengths():
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from ftkit.instructions import build_sft_dataset
+
+    loaded = tiny()
+    # 112 records: the Trainer sorts by length inside shuffled chunks of ~len/4 records (at most 50 batches)
+    records = [dict(RECORDS[i % 2], input="A cable is frayed. " * (1 + i % 7)) for i in range(112)]
+    ds = build_sft_dataset(loaded.tokenizer, records, max_length=128)
+
+    def padding(order, batch=4):  # padded positions when batches of `batch` follow `order`
+        lengths = [ds.lengths[i] for i in order]
+        return sum(max(lengths[i:i + batch]) * len(lengths[i:i + batch]) - sum(lengths[i:i + batch])
+                   for i in range(0, len(lengths), batch))
+
+    model = apply_lora(loaded.model, LoraSettings(), verbose=False)
+    grouped = train_sft(model, loaded.tokenizer, ds, steps=1, seed=0, **dict(FAST, batch_size=4))
+    sampler = grouped.trainer._get_train_sampler()
+    assert isinstance(sampler, LengthGroupedSampler) and grouped.history.config["group_by_length"]
+    torch.manual_seed(0)
+    shuffled = torch.randperm(len(ds)).tolist()
+    assert padding(list(sampler)) < padding(shuffled) / 2
+
+
 def test_save_reload_gives_identical_logits_and_generations(trained, tmp_path):
     loaded, model, _ = trained
     ids = torch.tensor([[1, 2, 3, 4, 5, 6]])
@@ -193,3 +226,16 @@ def test_memory_table_counts_activations_and_optimizer_state(trained):
     # checkpointing keeps fewer activations; at least the 2 x 8 x 49k logits stay in both
     logits_mb = 2 * 8 * model.config.vocab_size * 4 / 2**20
     assert logits_mb - 0.1 <= table.loc["LoRA + gradient checkpointing", "activations MB"] < lora["activations MB"]
+
+
+def test_measure_train_memory_reports_each_side_in_its_own_process():
+    from ftkit.lora import measure_train_memory
+
+    lora, full = measure_train_memory([{"mode": "lora"}, {"mode": "full"}], model="tiny-qwen2", batch_size=2,
+                                      seq_len=16, steps=3, threads=1)
+    assert lora["trainable"] == 3584 and full["trainable"] == full["total"] == lora["total"] - lora["trainable"]
+    for side in (lora, full):
+        assert 0 < side["step_best_s"] <= side["step_s"]  # the best step is never slower than the mean
+        assert side["peak_rss_mb"] >= side["load_rss_mb"] > 0 and side["tokens_per_step"] == 32
+    with pytest.raises(ConfigError, match="mode"):
+        measure_train_memory([{"mode": "half"}])
