@@ -22,6 +22,14 @@ def shared_data(relative: str) -> Path | None:
     return None
 
 
+def shared_data_or_skip(relative: str) -> Path | None:
+    """`shared_data(relative)`, printing the one SKIP line a benchmark gives when it is absent."""
+    path = shared_data(relative)
+    if path is None:
+        print(f"SKIP: real data not found (../shared/datasets/{relative} or $FTKIT_SHARED_DATA); nothing measured.")
+    return path
+
+
 def machine_line() -> str:
     """Cores, processor, torch version and UTC time: the context every result needs."""
     import datetime as dt

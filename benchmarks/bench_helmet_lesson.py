@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import shared_data  # benchmarks/_common.py
+from _common import shared_data_or_skip  # benchmarks/_common.py
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "01_helmet_classifier.ipynb"
@@ -90,9 +90,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-results", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
 
-    data_dir = shared_data("helmet_heads")
+    data_dir = shared_data_or_skip("helmet_heads")
     if data_dir is None:
-        print("SKIP: real helmet data not found (../shared/datasets/helmet_heads or $FTKIT_SHARED_DATA); nothing measured.")
         return 0
     out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench_helmet_lesson_"))
     print(f"running {NOTEBOOK.name} on {data_dir} (profile {args.profile}) -> {out_dir}", flush=True)

@@ -204,8 +204,9 @@ def freeze(model: nn.Module, depth: int, head: str | None = None, blocks=None, b
     too: their scale and shift learn, their running statistics stay the ImageNet ones.
     With a few hundred images and batches of 32, re-estimating them from each batch
     (`"update"`, PyTorch's default in train mode) shakes the unfrozen blocks: measured on
-    the real helmet crops, stage 2 reached 0.924 test accuracy with "update" and 0.932 with
-    "pretrained" (benchmarks/RESULTS.md).  Models without BatchNorm are not affected.
+    the real helmet crops (EfficientNet-Lite0, last stage unfrozen), stage 2 reached 0.932
+    test accuracy with "update" and 0.945 with "pretrained" (benchmarks/bench_helmet_stage2.py).
+    Models without BatchNorm are not affected.
     Returns `trainable_summary(model)` (it prints nicely in a notebook).
     """
     plan = _plan(model, head, explicit=blocks)
