@@ -14,9 +14,7 @@ appends a table to benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -29,18 +27,17 @@ sys.path.insert(0, str(REPO))
 import ftkit  # noqa: E402
 from ftkit.textlab import time_padding  # noqa: E402
 
+from _common import append_results, shared_data  # noqa: E402  (benchmarks/_common.py)
+
 BATCH = 16  # the lesson's batch size
 MAX_LENGTH = 512  # the seed article's padding length (BERT's limit)
 
 
 def text_sets(n: int) -> dict:
     sets = {"sample reviews": pd.read_csv(REPO / "data_samples" / "sentiment" / "sentiment_en.csv")["text"]}
-    roots = [os.environ.get("FTKIT_SHARED_DATA"), str(REPO.parent / "shared" / "datasets"), "/work/shared/datasets"]
-    for root in filter(None, roots):
-        dev = Path(root) / "sentiment_en" / "sst2_dev.tsv"
-        if dev.is_file():
-            sets["SST-2 dev"] = pd.read_csv(dev, sep="\t")["content"]
-            break
+    dev = shared_data("sentiment_en/sst2_dev.tsv")
+    if dev is not None:
+        sets["SST-2 dev"] = pd.read_csv(dev, sep="\t")["content"]
     return {name: texts.sample(n=min(n, len(texts)), random_state=0).tolist() for name, texts in sets.items()}
 
 
@@ -64,13 +61,11 @@ def main() -> int:
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
     if not args.no_results:
-        machine = f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch {torch.__version__}"
         head = "| " + " | ".join(table.columns) + " |\n|" + "|".join("---" for _ in table.columns) + "|\n"
         body = "".join("| " + " | ".join(str(v) for v in row) + " |\n" for row in table.itertuples(index=False))
-        with open(REPO / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as f:
-            f.write(f"\n## bench_padding.py: dynamic padding vs max_length=512 ({dt.date.today().isoformat()})\n\n"
-                    f"Machine: {machine}, threads {torch.get_num_threads()}. Model: {loaded.name}. Training step "
-                    f"(forward + backward), batch {BATCH}.\n\n{head}{body}")
+        append_results("bench_padding.py: dynamic padding vs max_length=512",
+                       f"Threads {torch.get_num_threads()}. Model: {loaded.name}. Training step (forward + backward), "
+                       f"batch {BATCH}.\n\n{head}{body}")
     print(f"RESULT ratio={rows[0]['ratio']} " + " ".join(f"ratio_{r['texts'].replace(' ', '_').replace('-', '')}={r['ratio']}"
                                                      for r in rows))
     return 0
