@@ -14,7 +14,9 @@ When it is ON (`fit(..., cache="auto")`, the default):
     plain TensorDataset);
   * the stored activations fit in `config.cache_max_gb`.
 Otherwise it is OFF and training runs through the whole network; either way
-`history.config["feature_cache"]` holds one line saying why.
+`history.config["feature_cache"]` holds one line saying why.  When only the training set
+is the problem (it is augmented), the validation images, which are never augmented, still
+get their frozen part computed once ("validation only").
 
 What is cached: for depth 0 the pooled features just before the head; for depth k the
 input of the lowest trainable block.  Cache entries are keyed by the model (identity plus
@@ -267,7 +269,7 @@ def prepare_cache(model: nn.Module, train_set, val_set, config, device: str, mod
     if why_not is not None:
         if mode is True:
             raise ConfigError(f"Cannot use the feature cache: {why_not}. Use cache='auto' or cache=False.")
-        return CachePlan(f"feature cache OFF: {why_not}")
+        return _validation_only(model, val_set, config, device, why_not) or CachePlan(f"feature cache OFF: {why_not}")
     frozen, top = steps[:k], steps[k:]
     names = [s.name for s in frozen if s.kind == "block"]
     label = f"{names[0]}..{names[-1]}" if len(names) > 1 else names[0]
@@ -280,6 +282,23 @@ def prepare_cache(model: nn.Module, train_set, val_set, config, device: str, mod
     how = "reused from memory" if reused else f"{seconds:.1f} s"
     reason = f"feature cache ON: frozen {label} computed once for {len(train):,} {unit} ({how})"
     return CachePlan(reason, train, val, lambda x: _run_steps(top, x))
+
+
+def _validation_only(model, val_set, config, device: str, why_not: str) -> CachePlan | None:
+    """Augmented training images, fixed validation images: cache the validation side alone."""
+    if val_set is None or isinstance(val_set, DataLoader) or not _data_is_fixed(val_set)[0]:
+        return None
+    steps = split_model(model)
+    k = _frozen_prefix(model, steps) if steps is not None else 0
+    if not any(s.kind == "block" for s in (steps or [])[:k]):
+        return None
+    frozen, top = steps[:k], steps[k:]
+    if _estimate_bytes(frozen, val_set, device) > config.cache_max_gb * 1e9:
+        return None
+    val, seconds, reused = _features_for(model, frozen, val_set, config, device, f"{type(model).__name__} (val)")
+    how = "reused from memory" if reused else f"{seconds:.1f} s"
+    return CachePlan(f"feature cache for validation only ({len(val):,} examples, {how}); training: {why_not}",
+                     None, val, lambda x: _run_steps(top, x))
 
 
 def _why_not(model, train_set, config) -> tuple:

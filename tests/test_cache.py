@@ -97,7 +97,7 @@ def test_cached_run_matches_uncached_efficientnet_with_dropout():
 def test_reasons_when_the_cache_is_off():
     model = tiny_resnet()
     augmented = Images(48, 0, random_transform=True)
-    h = run(model, 0, "auto", train=augmented, epochs=1)
+    h = run(model, 0, "auto", train=augmented, val=None, epochs=1)
     assert h.config["feature_cache"] == (
         "feature cache OFF: training set is augmented randomly (the frozen part sees a new image every epoch)"
     )
@@ -110,6 +110,18 @@ def test_reasons_when_the_cache_is_off():
     seq = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 3))
     h = fit(seq, TRAIN, VAL, epochs=1, batch_size=16, progress=False)
     assert "cannot split Sequential" in h.config["feature_cache"]
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_augmented_training_still_caches_validation_and_gives_the_same_run(depth):
+    base = tiny_resnet()
+    plain, cached = copy.deepcopy(base), copy.deepcopy(base)
+    augmented = Images(48, 0, random_transform=True)  # flagged as augmented: the training side cannot be cached
+    h_plain = run(plain, depth, False, train=augmented)
+    h_cached = run(cached, depth, "auto", train=augmented)
+    assert h_cached.config["feature_cache"].startswith("feature cache for validation only (24 examples")
+    assert "training set is augmented randomly" in h_cached.config["feature_cache"]
+    assert_same_run(h_plain, h_cached, plain, cached)
 
 
 def test_cache_is_reused_and_invalidated():
