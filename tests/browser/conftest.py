@@ -5,6 +5,9 @@ temporary copy of the notebooks and the sample data (the run never touches the c
 notebooks), with its own user settings (news pop-up off) and the smoke profile.  It is
 stopped at the end: terminate, wait, kill if it hangs.
 
+After each test the lab's kernels are shut down (through the REST API), so one lesson's
+kernel never competes with the next lesson for the CPU and memory.
+
 `page` is a Playwright page in /usr/bin/chromium (never a downloaded browser).  When a test
 fails, a screenshot of the page is written to tests/_artifacts/<test name>-failure.png.
 """
@@ -92,6 +95,22 @@ def jupyter_lab(tmp_path_factory):
         log.close()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / "server.log", ARTIFACTS / "jupyterlab-server.log")
+
+
+def _api(base: str, token: str, method: str, path: str):
+    request = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        body = answer.read()
+    return json.loads(body) if body else None
+
+
+@pytest.fixture(autouse=True)
+def _shut_down_kernels(request):
+    yield
+    if "jupyter_lab" in request.fixturenames:
+        base, token, _ = request.getfixturevalue("jupyter_lab")
+        for session in _api(base, token, "GET", "/api/sessions"):
+            _api(base, token, "DELETE", f"/api/sessions/{session['id']}")
 
 
 @pytest.fixture(scope="session")
