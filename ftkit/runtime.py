@@ -67,6 +67,7 @@ class Profile:
     steps: int  # default optimizer steps for LoRA lessons
     batch_size: int
     description: str
+    memory_gb: float | None = None  # memory the machine gives a session; lessons skip a part that cannot fit (None = no cap)
 
 
 PROFILES: dict[str, Profile] = {
@@ -108,6 +109,7 @@ PROFILES: dict[str, Profile] = {
         steps=40,
         batch_size=16,  # smaller batches keep peak memory well under Binder's 2 GB
         description="mybinder.org: the default lessons trimmed to fit 2 GB of memory and a shared CPU",
+        memory_gb=2.0,  # mybinder.org's limit per session: lesson 04 skips its full fine-tuning comparison (~2.2 GB)
     ),
     "gpu": Profile(
         name="gpu",
