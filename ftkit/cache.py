@@ -288,9 +288,8 @@ def _validation_only(model, val_set, config, device: str, why_not: str) -> Cache
     """Augmented training images, fixed validation images: cache the validation side alone."""
     if val_set is None or isinstance(val_set, DataLoader) or not _data_is_fixed(val_set)[0]:
         return None
-    steps = split_model(model)
-    k = _frozen_prefix(model, steps) if steps is not None else 0
-    if not any(s.kind == "block" for s in (steps or [])[:k]):
+    cannot, steps, k = _frozen_split(model)
+    if cannot is not None:
         return None
     frozen, top = steps[:k], steps[k:]
     if _estimate_bytes(frozen, val_set, device) > config.cache_max_gb * 1e9:
@@ -308,6 +307,11 @@ def _why_not(model, train_set, config) -> tuple:
     fixed, why = _data_is_fixed(train_set)
     if not fixed:
         return why, None, 0
+    return _frozen_split(model)
+
+
+def _frozen_split(model) -> tuple:
+    """(reason the model gives nothing to cache or None, steps, number of frozen steps)."""
     steps = split_model(model)
     if steps is None:
         return f"ftkit cannot split {type(model).__name__}'s forward pass (supported: torchvision ResNet, EfficientNet-Lite)", None, 0
