@@ -57,10 +57,10 @@ def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int 
         raise ConfigError(f"dropout must be a number in [0, 1), got {dropout!r}. Example: dropout=0.5.")
     model, name = loaded.model, loaded.head_name
     old = model.get_submodule(name)
-    first = old if isinstance(old, nn.Linear) else next((m for m in old.modules() if isinstance(m, nn.Linear)), None)
-    last = old if isinstance(old, nn.Linear) else [m for m in old.modules() if isinstance(m, nn.Linear)][-1]
-    if first is None:
+    linears = [m for m in old.modules() if isinstance(m, nn.Linear)]  # a Linear's modules() is itself
+    if not linears:
         raise ConfigError(f"The head {name!r} has no Linear layer, so its input size is unknown. Load the model again.")
+    first, last = linears[0], linears[-1]
     # the backbone's feature count, remembered on the model: a head with inputs=k only shows k
     n_in = model.__dict__.setdefault("_ftkit_head_inputs", first.in_features)
     n_out = last.out_features
