@@ -1,7 +1,7 @@
 """Benchmark: LoRA on real instruction data within a CPU time budget.
 
     flock /tmp/ftkit-heavy.lock .venv/bin/python benchmarks/bench_lora_real.py [--budget-s 600] [--steps 80]
-        [--lr 1e-3] [--batch 4] [--max-length 256] [--threads 2] [--no-results]
+        [--lr 1e-3] [--batch 2] [--max-length 256] [--threads 2] [--curve 40] [--no-results]
 
 Data: LLaMA-Factory's `alpaca_en_demo.json` (999 alpaca records nobody on the project wrote),
 found in $FTKIT_SHARED_DATA/instructions, ../shared/datasets/instructions (next to the repo) or
@@ -52,12 +52,14 @@ MAX_NEW = 40  # tokens per greedy answer: enough to tell two models apart, cheap
 
 
 class TimeBudget(Callback):
-    """Stop training cleanly once another step would end after `seconds` (the last step's time
-    predicts the next one's), so the training itself stays within the budget."""
+    """Stop training cleanly once another step would end after `seconds` of training (the last
+    step's time predicts the next one's).  With `curve_every`, also measure the held-out loss every
+    that many steps; those evaluations are timed apart and do not count against the budget."""
 
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    def __init__(self, seconds: float, curve_every: int = 0, held_out_loss=None):
+        self.seconds, self.curve_every, self.held_out_loss = seconds, curve_every, held_out_loss
         self.start = self.last = None
+        self.curve, self.eval_s = [], 0.0  # (step, training seconds so far, held-out loss)
 
     def on_train_begin(self, state):
         self.start = self.last = time.perf_counter()
@@ -65,7 +67,15 @@ class TimeBudget(Callback):
     def on_step_end(self, state):
         now = time.perf_counter()
         step_s, self.last = now - self.last, now
-        if now - self.start + step_s > self.seconds:
+        if self.curve_every and state.step % self.curve_every == 0:
+            loss = self.held_out_loss(state.model)
+            spent = time.perf_counter() - now
+            self.eval_s += spent
+            self.start += spent  # the budget counts training time only
+            self.last += spent
+            self.curve.append((state.step, now - self.start, loss))
+            print(f"  step {state.step}: held-out loss {loss:.4f} after {now - self.start:.0f} s of training", flush=True)
+        if time.perf_counter() - self.start + step_s > self.seconds:
             state.should_stop = True
             state.stop_reason, state.stop_message = "completed", f"time budget of {self.seconds:.0f} s spent"
 
@@ -79,6 +89,8 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=256, help="tokens per example; 31 %% of responses are cut at 256")
     parser.add_argument("--rank", type=int, default=16, help="LoRA rank (alpha = 2 x rank) on all linear layers")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the class machines have 2 cores)")
+    parser.add_argument("--curve", type=int, default=0,
+                        help="also measure the held-out loss every N steps (timed apart from the budget)")
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
     path = shared_data("instructions/alpaca_en_demo.json")
@@ -101,16 +113,16 @@ def main() -> int:
 
     settings = LoraSettings(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.05, target_modules="all linear")
     model = apply_lora(loaded.model, settings)
-    budget = TimeBudget(args.budget_s)
+    budget = TimeBudget(args.budget_s, args.curve, lambda m: response_loss(m, tok, held_out, max_length=args.max_length))
     run = train_sft(model, tok, train_ds, None, steps=args.steps, lr=args.lr, batch_size=args.batch, grad_accum=1,
                     warmup_ratio=0.05, max_length=args.max_length, seed=0, callbacks=[budget], group_by_length=True)
-    train_s = run.wall_s
+    train_s = run.wall_s - budget.eval_s
     stopped_early = run.steps < args.steps
     losses = [s["train_loss"] for s in run.history.steps]
     print(f"training loss, first 5 steps: {[round(x, 3) for x in losses[:5]]}; last 5: {[round(x, 3) for x in losses[-5:]]}")
     t = time.perf_counter()
     loss_after = response_loss(model, tok, held_out, max_length=args.max_length)
-    eval_s += time.perf_counter() - t
+    eval_s += time.perf_counter() - t + budget.eval_s
     drop = 1 - loss_after / loss_before
     print(f"held-out loss after {run.steps} steps ({train_s:.0f} s of training): {loss_after:.4f}, drop {drop:.1%}", flush=True)
 
@@ -131,6 +143,9 @@ def main() -> int:
         f"{train_s / max(run.steps, 1):.1f} | {eval_s:.0f} | {loss_before:.4f} | {loss_after:.4f} | {drop:.1%} | "
         f"{reload_identical} | {peak:.0f} | {wall:.0f} |",
     ])
+    if budget.curve:
+        table += "\n\nHeld-out loss during training (step, training s, loss): " + ", ".join(
+            f"{step} / {sec:.0f} s / {loss:.4f}" for step, sec, loss in [(0, 0, loss_before), *budget.curve])
     print(table)
     print(f"check: drop >= {TARGET_DROP:.0%}: {'PASS' if drop >= TARGET_DROP else 'FAIL'}; "
           f"reload reproduces greedy answers: {'PASS' if reload_identical else 'FAIL'}; "

@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 _API = {
     "errors": ["FtkitError", "DataError", "ConfigError", "ModelError", "SaveError", "TrainingDiverged"],
-    "runtime": ["get_profile", "seed_everything", "pick_device", "PROFILES", "Profile"],
+    "runtime": ["get_profile", "seed_everything", "pick_device", "PROFILES", "Profile", "free_memory"],
     "history": ["History"],
     "callbacks": ["Callback"],
     "config": ["TrainConfig"],

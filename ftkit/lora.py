@@ -50,7 +50,7 @@ ensure_torchvision()  # transformers (imported below through PEFT) imports torch
 
 import torch  # noqa: E402
 
-from .runtime import memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
+from .runtime import free_memory, memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
 from .errors import ConfigError, ModelError  # noqa: E402
 
 __all__ = [
@@ -302,9 +302,12 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
                       data_collator=SFTCollator(tokenizer), processing_class=tokenizer, callbacks=[record])
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; the curves and one summary line suffice
     start = time.perf_counter()
-    with oom_guard(batch_size=batch_size, grad_accum=grad_accum):
-        trainer.train()
-    wall = time.perf_counter() - start
+    try:
+        with oom_guard(batch_size=batch_size, grad_accum=grad_accum):
+            trainer.train()
+    finally:
+        wall = time.perf_counter() - start
+        free_memory()  # the freed activations go back to the OS instead of staying with malloc (Binder's 2 GB)
     model.eval()
     last = record.history.last() or {}
     tokens = _approx_tokens(train_ds, trainer.state.global_step * batch_size * grad_accum)
@@ -362,14 +365,37 @@ def response_loss(model, tokenizer, records_or_texts, max_length: int = 256, bat
     total, count = 0.0, 0
     for i in range(0, len(examples), batch_size):
         batch = {k: v.to(device) for k, v in collate(examples[i:i + batch_size]).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
         targets = batch["labels"][:, 1:]  # token t is predicted from tokens < t
-        nll = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                                ignore_index=IGNORE_INDEX, reduction="sum")
-        total += nll.item()
-        count += int((targets != IGNORE_INDEX).sum())
+        keep = targets != IGNORE_INDEX
+        hidden, head = _hidden_and_head(model, batch)
+        hidden = hidden[:, :-1][keep]  # only the positions that count go through the output layer
+        chosen = targets[keep]
+        for j in range(0, len(chosen), _HEAD_CHUNK):
+            logits = head(hidden[j:j + _HEAD_CHUNK]).float()
+            total += torch.nn.functional.cross_entropy(logits, chosen[j:j + _HEAD_CHUNK], reduction="sum").item()
+        count += int(keep.sum())
     model.train(was_training)
     return total / max(count, 1)
+
+
+# Tokens per output-layer call in `response_loss`.  The output layer turns each position into one
+# score per vocabulary word (SmolLM2: 49,152): 8 x 256 positions at once would be 400 MB of
+# float32 scores, plus as much again for the softmax.  256 positions at a time is ~50 MB, the same sum.
+_HEAD_CHUNK = 256
+
+
+def _hidden_and_head(model, batch):
+    """The last hidden states of a causal LM and its output layer, or (logits, identity) for a
+    model whose scores are not a plain output layer on the hidden states (e.g. Gemma's soft cap)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT: adapters stay in place
+    config = getattr(base, "config", None)
+    special = getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if special or head is None or decoder is None or decoder is base:
+        return model(**inputs).logits, torch.nn.Identity()
+    return decoder(**inputs).last_hidden_state, head
 
 
 def perplexity(model, tokenizer, records_or_texts, max_length: int = 256, batch_size: int = 8) -> float:
@@ -607,7 +633,9 @@ def activation_memory_mb(model, batch: dict, gradient_checkpointing: bool = Fals
         if ptr not in params and ptr not in seen:
             seen.add(ptr)
             total[0] += storage.nbytes()
-        return tensor
+        # detached: returning the tensor itself makes a saved output point back to the graph node
+        # that saved it, a cycle in C++ that no garbage collector frees (~300 MB leaked per call)
+        return tensor.detach()
 
     inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "labels")}
     was_training = model.training

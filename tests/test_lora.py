@@ -131,6 +131,30 @@ def test_response_loss_does_not_depend_on_batching():
     assert batched == pytest.approx(one_by_one, rel=1e-5)
 
 
+def test_response_loss_matches_the_models_own_loss(monkeypatch):
+    """The output layer runs only on the scored positions, in chunks: the sum must equal the
+    model's own loss over full logits (HF shifts labels and averages the same tokens)."""
+    import ftkit.lora as lora
+    from ftkit.instructions import SFTCollator, build_sft_dataset
+
+    loaded = tiny()
+    tok = loaded.tokenizer
+    batch = SFTCollator(tok)(build_sft_dataset(tok, RECORDS[:3], 128).examples)
+    with torch.no_grad():
+        expected = loaded.model(**batch).loss.item()
+    monkeypatch.setattr(lora, "_HEAD_CHUNK", 7)  # several chunks per batch, one ragged
+    assert response_loss(loaded.model, tok, RECORDS[:3], max_length=128, batch_size=3) == pytest.approx(expected, rel=1e-5)
+    model = apply_lora(loaded.model, LoraSettings(r=4, lora_alpha=8), verbose=False)
+    for p in model.parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.2)  # B != 0: the adapters change the answer, and must be used
+    model.eval()  # no LoRA dropout in the reference either
+    with torch.no_grad():
+        with_adapters = model(**batch).loss.item()
+    assert with_adapters != pytest.approx(expected, rel=1e-3)
+    assert response_loss(model, tok, RECORDS[:3], max_length=128, batch_size=2) == pytest.approx(with_adapters, rel=1e-5)
+
+
 def test_group_by_length_batches_similar_lengths():
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
@@ -226,6 +250,22 @@ def test_memory_table_counts_activations_and_optimizer_state(trained):
     # checkpointing keeps fewer activations; at least the 2 x 8 x 49k logits stay in both
     logits_mb = 2 * 8 * model.config.vocab_size * 4 / 2**20
     assert logits_mb - 0.1 <= table.loc["LoRA + gradient checkpointing", "activations MB"] < lora["activations MB"]
+
+
+def test_measuring_activations_leaves_no_graph_alive(trained):
+    """The saved-tensor hook must not keep the measured forward pass alive: returning the saved
+    tensor itself made each call leak its whole graph (a C++ cycle gc cannot free)."""
+    import gc
+
+    from ftkit.lora import activation_memory_mb
+
+    _, model, _ = trained
+    ids = torch.tensor([[3, 4, 5, 6, 7, 8, 9, 10]] * 2)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+    assert activation_memory_mb(model, batch) > 0
+    gc.collect()
+    alive = [o for o in gc.get_objects() if torch.is_tensor(o) and o.grad_fn is not None]
+    assert alive == []
 
 
 def test_measure_train_memory_reports_each_side_in_its_own_process():
