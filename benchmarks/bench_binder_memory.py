@@ -11,6 +11,8 @@ each lesson runs headless (papermill, `binder` profile, a fresh process) inside 
 cgroup limited to `--limit-gb` (swap limited the same: no swap escape), with the page cache
 dropped first so the lesson pays for every file it reads, as on a fresh Binder.
 
+After the last cell, the widgets' buttons are pressed the way a learner would (`LEARNER_CLICKS`:
+Train with deeper unfreezing in 02/03, Train - Compare - Train in 04's LoRA panel).
 Per lesson it reports: finished or not, OOM kills, the cgroup's peak usage (page cache
 included: the kernel evicts cache near the limit, so a value close to the limit is normal),
 and the peak of anonymous + mapped-file memory sampled every 0.2 s (the memory the lesson
@@ -88,6 +90,17 @@ class MemoryCgroup:
         fields = dict(line.split() for line in (self.path / "memory.oom_control").read_text().splitlines())
         return int(fields.get("oom_kill", 0))
 
+    def kill_all(self):
+        for pid in (self.path / "cgroup.procs").read_text().split():
+            try:
+                os.kill(int(pid), 9)
+            except OSError:
+                pass
+        for _ in range(50):  # a killed process leaves the group a moment later
+            if not (self.path / "cgroup.procs").read_text().strip():
+                return
+            time.sleep(0.1)
+
     def remove(self):
         try:
             self.path.rmdir()
@@ -104,16 +117,38 @@ def drop_page_cache() -> bool:
         return False
 
 
+# What a learner does after the last cell, run as extra cells: the widgets' Train (and Compare)
+# buttons call these methods, so the memory a click costs is measured too.
+LEARNER_CLICKS = {
+    "02": "lab.run(depth=3)\ntext_lab.run(depth=3)",
+    "03": "lab.run(depth=3)",
+    "04": "panel.train()\npanel.compare()\npanel.train()",
+}
+
+
+def with_clicks(notebook: Path, folder: Path) -> Path:
+    """A copy of the notebook with the learner's clicks appended as code cells."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    code = LEARNER_CLICKS.get(notebook.stem[:2])
+    if code:
+        nb.cells.append(nbformat.v4.new_code_cell(code))
+    path = folder / notebook.name
+    nbformat.write(nb, path)
+    return path
+
+
 def run_lesson(notebook: Path, limit_bytes: int, out: Path) -> dict:
     group = MemoryCgroup(limit_bytes, f"ftkit-binder-{notebook.stem[:2]}-{os.getpid()}")
     dropped = drop_page_cache()
-    cmd = [sys.executable, "-m", "ftkit.cli", "lessons", "--profile", "binder", "--only", notebook.stem[:2],
-           "--out", str(out), "--notebooks", str(notebook.parent)]
+    source = with_clicks(notebook, out)
+    cmd = [sys.executable, "-m", "papermill", str(source), str(out / f"ran_{notebook.name}"), "--cwd",
+           str(notebook.parent), "-p", "PROFILE", "binder", "-p", "OUTPUT_DIR", str(out / notebook.stem),
+           "-k", "python3", "--no-progress-bar"]
     # the child joins the cgroup before it execs: papermill and its kernel both start inside it
     script = f'echo $$ > "{group.path / "cgroup.procs"}" && exec "$@"'
     start = time.perf_counter()
-    proc = subprocess.Popen(["sh", "-c", script, "sh", *cmd], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
     held = [0]
     done = threading.Event()
 
@@ -126,13 +161,19 @@ def run_lesson(notebook: Path, limit_bytes: int, out: Path) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    log = proc.communicate()[0]
-    done.set()
-    sampler.join()
-    row = {"lesson": notebook.stem, "finished": proc.returncode == 0, "oom_kills": group.oom_kills(),
-           "held_mb": held[0] / 2**20, "cgroup_peak_mb": group.peak_bytes() / 2**20,
-           "wall_s": time.perf_counter() - start, "cache_dropped": dropped}
-    group.remove()
+    try:
+        proc = subprocess.Popen(["sh", "-c", script, "sh", *cmd], cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        log = proc.communicate()[0]
+        clicked = " + clicks" if notebook.stem[:2] in LEARNER_CLICKS else ""
+        row = {"lesson": notebook.stem + clicked, "finished": proc.returncode == 0, "oom_kills": group.oom_kills(),
+               "held_mb": held[0] / 2**20, "cgroup_peak_mb": group.peak_bytes() / 2**20,
+               "wall_s": time.perf_counter() - start, "cache_dropped": dropped}
+    finally:  # also on Ctrl-C: stop the kernel left in the group, then remove the group
+        done.set()
+        sampler.join()
+        group.kill_all()
+        group.remove()
     if proc.returncode != 0:
         print(log[-3000:])
     return row
@@ -171,7 +212,8 @@ def main() -> int:
         note = (f"Each lesson ran headless (papermill, `binder` profile) in its own memory cgroup limited to "
                 f"{args.limit_gb:g} GiB, swap included, page cache dropped first "
                 f"({'yes' if all(r['cache_dropped'] for r in rows) else 'no: not writable'}). The papermill process "
-                f"counts too, as Binder's Jupyter server does.")
+                f"counts too, as Binder's Jupyter server does. Widget clicks after the last cell: "
+                f"{'; '.join(f'{k}: ' + v.replace(chr(10), ', ') for k, v in LEARNER_CLICKS.items())}.")
         append_results(f"bench_binder_memory.py: lessons under a {args.limit_gb:g} GiB memory limit", f"{note}\n\n{table}")
     return 0 if fits == len(rows) else 1
 

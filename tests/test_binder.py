@@ -210,3 +210,28 @@ def test_runtime_python_satisfies_every_pin():
             too_old.append(f"{name}=={version} needs Python {meta['Requires-Python']}")
     assert checked >= 10, f"only {checked} pinned releases are installed here: run `make setup` (constraints.txt)"
     assert not too_old, "; ".join(too_old)
+
+
+def test_binder_memory_benchmark_clicks_name_real_widgets():
+    """bench_binder_memory presses each lesson's widgets by name after its last cell; a renamed
+    widget variable would make the benchmark fail on Binder-sized runs, so check the names here."""
+    import ast
+    import importlib.util
+    import json
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_binder_memory", REPO / "benchmarks" / "bench_binder_memory.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    for prefix, code in bench.LEARNER_CLICKS.items():
+        (notebook,) = (REPO / "notebooks").glob(f"{prefix}_*.ipynb")
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        assigned = {target.id for c in cells if c["cell_type"] == "code"
+                    for node in ast.walk(ast.parse("".join(c["source"]))) if isinstance(node, ast.Assign)
+                    for target in node.targets if isinstance(target, ast.Name)}
+        used = {node.value.id for node in ast.walk(ast.parse(code))
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
+        assert used and used <= assigned, (notebook.name, used - assigned)
