@@ -39,7 +39,7 @@ _API = {
     "diagnose": ["diagnose", "Diagnosis"],
     "plots": ["plot_history", "LivePlot", "plot_confusion", "classification_report_df", "metrics_summary",
               "show_mistakes", "mistakes_table", "compare_runs", "sweep_heatmap"],
-    "hf": ["HistoryCallback", "classification_metrics", "WeightedLossTrainer"],
+    "hf": ["HistoryCallback", "classification_metrics", "WeightedLossTrainer", "release_training_memory"],
     "io": ["save_weights", "load_weights", "load_checkpoint", "save_pretrained"],
     "widgets": ["freeze_lab", "LabConfig"],
     "lora": ["LoraSettings", "apply_lora", "train_sft", "perplexity", "compare_answers", "save_adapter",

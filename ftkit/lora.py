@@ -50,7 +50,7 @@ ensure_torchvision()  # transformers (imported below through PEFT) imports torch
 
 import torch  # noqa: E402
 
-from .runtime import free_memory, memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
+from .runtime import memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
 from .errors import ConfigError, ModelError  # noqa: E402
 
 __all__ = [
@@ -243,7 +243,7 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
     """
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
-    from .hf import HistoryCallback
+    from .hf import HistoryCallback, release_training_memory
     from .instructions import SFTCollator, build_sft_dataset
 
     _check_int("steps", steps)
@@ -307,7 +307,9 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
             trainer.train()
     finally:
         wall = time.perf_counter() - start
-        free_memory()  # the freed activations go back to the OS instead of staying with malloc (Binder's 2 GB)
+        # the optimizer state and gradients go, and freed activations go back to the OS instead of
+        # staying with malloc (what lets lesson 04 fit Binder's 2 GB)
+        release_training_memory(trainer)
     model.eval()
     last = record.history.last() or {}
     tokens = _approx_tokens(train_ds, trainer.state.global_step * batch_size * grad_accum)

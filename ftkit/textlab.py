@@ -30,7 +30,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, Trai
 
 from .errors import ConfigError  # noqa: E402
 from .freeze import freeze, max_depth, param_groups, trainable_summary, unfreeze  # noqa: E402
-from .hf import HistoryCallback, classification_metrics  # noqa: E402
+from .hf import HistoryCallback, classification_metrics, release_training_memory  # noqa: E402
 from .runtime import oom_guard  # noqa: E402
 
 __all__ = [
@@ -186,13 +186,16 @@ class TextRun:
 
 def train_text(model, tokenizer, ds, recipe: TextRecipe, label: str, output_dir, *, optimizer=None,
                trainer_cls=Trainer, callbacks=(), live: bool = False, args_overrides: dict | None = None,
-               **trainer_kwargs) -> TextRun:
+               keep_trainer: bool = True, **trainer_kwargs) -> TextRun:
     """Fine-tune `model` on `ds["train"]`, evaluating on `ds["validation"]` every epoch.
 
     `optimizer`: a ready optimizer (e.g. `layerwise_optimizer(model)`), passed to the Trainer
     as `optimizers=(optimizer, None)` so it still builds the warm-up schedule.
     `trainer_cls` / `trainer_kwargs`: e.g. `WeightedLossTrainer` with `class_weights=...`.
     `live=True` redraws the curves in the notebook after each epoch.
+    `keep_trainer=False` returns the run without its Trainer (nor a reference to the model): for
+    comparisons that only need the curves, so a loop of runs does not hold every model in memory.
+    The optimizer state and the gradients are freed either way (`release_training_memory`).
     """
     from transformers import EarlyStoppingCallback, PrinterCallback
 
@@ -223,8 +226,10 @@ def train_text(model, tokenizer, ds, recipe: TextRecipe, label: str, output_dir,
     with oom_guard(batch_size=recipe.batch_size):  # a GPU out-of-memory error becomes one line of advice
         trainer.train()
     elapsed = time.perf_counter() - start
+    release_training_memory(trainer)  # the model stays; its AdamW state and gradients go
     metrics = trainer.evaluate()
-    return TextRun(label, record.history, metrics, elapsed, summary.trainable, summary.total, trainer)
+    return TextRun(label, record.history, metrics, elapsed, summary.trainable, summary.total,
+                   trainer if keep_trainer else None)
 
 
 def classifier_from_encoder(model, folder, id2label: dict):
@@ -322,6 +327,8 @@ def compare_freezing(make_model, tokenizer, ds, recipe: TextRecipe, output_dir, 
 
     `make_model()` must return a fresh, identically initialised model each time.
     Head-only training uses `head_only_lr` (a lone linear layer needs a larger step).
+    The runs keep their histories and metrics, not their models (one model per strategy would
+    not fit Binder's 2 GB).
     """
     import pandas as pd
 
@@ -337,7 +344,7 @@ def compare_freezing(make_model, tokenizer, ds, recipe: TextRecipe, output_dir, 
             freeze(model, depth)
             lr = head_only_lr if depth == 0 else recipe.lr
         run = train_text(model, tokenizer, ds, recipe.replace(lr=lr), name, f"{output_dir}/{len(runs)}",
-                         optimizer=optimizer, callbacks=callbacks)
+                         optimizer=optimizer, callbacks=callbacks, keep_trainer=False)
         row = run.row()
         row["lr"] = lr
         if depth is None:

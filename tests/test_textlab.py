@@ -123,6 +123,34 @@ def test_train_text_is_deterministic(data, ds, tmp_path):
     assert row["trainable"] == sum(p.numel() for p in loaded.model.parameters()) and row["trainable %"] == 100.0
 
 
+def test_train_text_frees_the_optimizer_state_but_keeps_a_working_model(data, ds, tmp_path):
+    loaded = tiny(data)
+    run = tl.train_text(loaded.model, loaded.tokenizer, ds, tl.TextRecipe(epochs=1, lr=1e-3), "kept", tmp_path / "a")
+    optimizer = run.trainer.optimizer  # AdamW had two averages per weight: gone, as are the gradients
+    assert optimizer is not None and len(optimizer.state) == 0
+    assert all(p.grad is None for p in loaded.model.parameters())
+    assert run.trainer.evaluate()["eval_loss"] == pytest.approx(run.metrics["eval_loss"])  # the model still works
+    lean = tl.train_text(tiny(data).model, loaded.tokenizer, ds, tl.TextRecipe(epochs=1, lr=1e-3), "lean", tmp_path / "b",
+                         keep_trainer=False)
+    assert lean.trainer is None and len(lean.history) == 1 and "eval_loss" in lean.metrics
+
+
+def test_release_training_memory_reports_what_it_freed(data, ds, tmp_path):
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from ftkit.hf import release_training_memory
+
+    loaded = tiny(data)
+    args = TrainingArguments(str(tmp_path), num_train_epochs=1, report_to=[], disable_tqdm=True)
+    trainer = Trainer(model=loaded.model, args=args, train_dataset=ds["train"],
+                      data_collator=DataCollatorWithPadding(loaded.tokenizer))
+    trainer.train()
+    weights = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
+    assert len(trainer.optimizer.state) > 0  # what a Trainer keeps after train() returns
+    assert release_training_memory(trainer) >= 2 * weights  # AdamW: exp_avg + exp_avg_sq of every weight
+    assert len(trainer.optimizer.state) == 0 and release_training_memory(trainer) == 0  # twice is harmless
+
+
 def test_set_dropout_and_predict_proba(data):
     loaded = tiny(data)
     assert tl.set_dropout(loaded.model, 0.3) > 0
