@@ -12,8 +12,8 @@
   ROC AUC from the logits (2 or more classes).
 * `WeightedLossTrainer` weights the cross-entropy by class, for imbalanced labels (weights:
   `ftkit.class_weights`).
-* `release_training_memory(trainer)` after `trainer.train()`: drops the optimizer's state and
-  the gradients (for AdamW 3x the trained weights) that evaluation and prediction never use.
+* `release_training_memory(trainer)` after `trainer.train()`: drops the optimizer's state (for
+  AdamW twice the trained weights), which evaluation and prediction never use.
 
 Importing this module imports transformers (a few seconds); `import ftkit` does not.
 """
@@ -198,9 +198,10 @@ class HistoryCallback(TrainerCallback):
 def release_training_memory(trainer) -> int:
     """Free what only training needs, once `trainer.train()` has returned; returns the bytes freed.
 
-    AdamW keeps two running averages per trained weight, and every trained weight has a gradient:
-    three extra copies of what trains. A Trainer keeps them after `train()` returns, so a notebook
-    that trains several models holds every one (on Binder's 2 GB, lesson 03 ran out of memory).
+    AdamW keeps two running averages per trained weight: two extra copies of what trains. A Trainer
+    keeps them after `train()` returns, so a notebook that trains several models holds every one
+    (on Binder's 2 GB, lesson 03 ran out of memory). Gradients left by a run stopped mid-step go too
+    (the Trainer itself sets them to None after each optimizer step).
     The model, `trainer.evaluate()` and `trainer.predict()` are unaffected; a later
     `trainer.train()` starts the same optimizer (same parameter groups) from fresh averages.
     """
