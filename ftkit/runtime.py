@@ -93,7 +93,7 @@ PROFILES: dict[str, Profile] = {
         max_rows=None,
         max_records=None,
         epochs=5,
-        steps=30,  # lesson 04 in ~10 min on 2 cores (20 steps measured 495 s); the loss already falls visibly
+        steps=30,  # lesson 04 in 4-10 min on 2 cores (measured 235 s with 30 steps, 495 s with 20 on a slower VM); the loss already falls visibly
         batch_size=32,
         description="the real lesson on a 2-core CPU with pretrained models that work offline",
     ),
