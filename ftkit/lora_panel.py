@@ -21,12 +21,13 @@ class LoraPanel:
     """LoRA rank, alpha, target modules, learning rate and steps -> Train -> compare answers."""
 
     def __init__(self, load_base, train_records, eval_records=None, steps: int = 30, lr: float = 2e-4,
-                 batch_size: int = 4, grad_accum: int = 2, max_length: int = 256, seed: int = 0,
+                 batch_size: int = 2, grad_accum: int = 2, max_length: int = 256, seed: int = 0,
                  max_new_tokens: int = 60):
         import ipywidgets as w
 
         self.load_base = load_base  # a function returning a fresh ftkit Loaded (model + tokenizer)
         self.train_records, self.eval_records = train_records, eval_records
+        # lesson 04's batch (2 x 2 accumulation); on ~2 GB (Binder) pass batch_size=1, grad_accum=4
         self.fixed = dict(batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, seed=seed)
         self.max_new_tokens = max_new_tokens  # answers in the compare table: a safety note fits in ~50 tokens
         self.model = self.tokenizer = self.run = None  # filled by the last Train click
