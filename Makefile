@@ -57,16 +57,16 @@ browser: setup
 
 # Run every lesson headless (papermill) on PROFILE and print a results table.
 lessons: setup
-	$(PY) -m ftkit.cli lessons --profile $(PROFILE) --out $(OUT)
+	$(PY) -m ftkit lessons --profile $(PROFILE) --out $(OUT)
 
 samples: setup
-	$(PY) -m ftkit.cli samples
+	$(PY) -m ftkit samples
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 doctor: setup
-	$(PY) -m ftkit.cli doctor
+	$(PY) -m ftkit doctor
 
 clean:
 	rm -rf $(VENV) outputs tests/_artifacts

@@ -34,8 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ftkit.lessons import lesson_notebooks  # noqa: E402
-from ftkit.runtime import get_profile  # noqa: E402
+from ftkit.infra.run_lessons import lesson_notebooks  # noqa: E402
+from ftkit.infra.runtime import get_profile  # noqa: E402
 
 from _common import append_results  # benchmarks/_common.py
 

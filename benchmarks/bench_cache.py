@@ -29,8 +29,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ftkit import cache  # noqa: E402
-from ftkit.compat import ensure_torchvision  # noqa: E402
+from ftkit.infra import cache  # noqa: E402
+from ftkit.infra.compat import ensure_torchvision  # noqa: E402
 from ftkit.freeze import freeze  # noqa: E402
 from ftkit.train import evaluate, fit, restore, snapshot  # noqa: E402
 
@@ -53,10 +53,10 @@ def data_dirs(arg: str | None) -> list:
 
 
 def load_backbone(num_classes: int):
-    """Packaged ImageNet EfficientNet-Lite0 (offline); through ftkit.presets when it exists."""
+    """Packaged ImageNet EfficientNet-Lite0 (offline); through ftkit.infra.presets when it exists."""
     ensure_torchvision()
     try:
-        from ftkit.presets import load_vision
+        from ftkit.infra.presets import load_vision
 
         return load_vision("efficientnet_lite0", num_classes=num_classes, profile="default").model
     except ImportError:
@@ -81,7 +81,7 @@ def timed_fit(model, data, depth, epochs, use_cache):
 
 
 def bench_one(folder: Path, base, depth: int, epochs: int) -> dict:
-    from ftkit.images import load_image_folder
+    from ftkit.data.images import load_image_folder
 
     data = load_image_folder(folder, image_size=IMAGE_SIZE)
     print(f"{folder.name} depth {depth}: naive run ({epochs} epochs through the whole network)...", flush=True)
@@ -125,7 +125,7 @@ def main(argv=None) -> None:
     folders = data_dirs(args.data_dir)
     rows = []
     for folder in folders:
-        from ftkit.images import load_image_folder
+        from ftkit.data.images import load_image_folder
 
         classes = load_image_folder(folder, image_size=IMAGE_SIZE).classes
         base = load_backbone(len(classes))

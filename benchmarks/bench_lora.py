@@ -66,7 +66,7 @@ def model_shape(model_name: str) -> dict:
     import contextlib
     import io
 
-    from ftkit.presets import load_causal_lm
+    from ftkit.infra.presets import load_causal_lm
 
     with contextlib.redirect_stdout(io.StringIO()):
         loaded = load_causal_lm(model_name)

@@ -39,10 +39,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ftkit.callbacks import Callback  # noqa: E402
-from ftkit.instructions import build_sft_dataset, load_instructions  # noqa: E402
+from ftkit.data.instructions import build_sft_dataset, load_instructions  # noqa: E402
 from ftkit.lora import (LoraSettings, apply_lora, generate, load_adapter, peak_rss_mb,  # noqa: E402
                         response_loss, save_adapter, train_sft)
-from ftkit.presets import load_causal_lm  # noqa: E402
+from ftkit.infra.presets import load_causal_lm  # noqa: E402
 
 from _common import append_results, shared_data  # benchmarks/_common.py
 

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import ftkit  # noqa: E402
-from ftkit.textlab import time_padding  # noqa: E402
+from ftkit.lessons.l03_sentiment import time_padding  # noqa: E402
 
 from _common import append_results, shared_data  # noqa: E402  (benchmarks/_common.py)
 

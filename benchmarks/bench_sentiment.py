@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 import ftkit  # noqa: E402
 from _common import append_results, shared_data  # noqa: E402  (benchmarks/_common.py)
-from ftkit.text import TextData, load_text_table  # noqa: E402
+from ftkit.data.text import TextData, load_text_table  # noqa: E402
 
 SEED = 0  # same seed, same numbers
 VAL_ROWS = 800  # validation sample for the recipe's per-epoch evaluation (the dev/test set stays untouched)
@@ -61,7 +61,7 @@ def sample(frame: pd.DataFrame, n: int | None) -> pd.DataFrame:
 
 def scores(model, tokenizer, test: pd.DataFrame, max_length: int) -> dict:
     from ftkit.plots import metrics_summary
-    from ftkit.textlab import predict_proba
+    from ftkit.lessons.l03_sentiment import predict_proba
 
     start = time.perf_counter()
     probs = predict_proba(model, tokenizer, test["text"], max_length=max_length)
@@ -96,8 +96,8 @@ def plain_loop(train: pd.DataFrame, test: pd.DataFrame, classes, max_length: int
 
 
 def recipe_run(data: TextData, max_length: int, epochs: int, out: Path) -> dict:
-    """The lesson's recipe (ftkit.textlab.train_text = the notebook's Trainer set-up)."""
-    from ftkit.textlab import TextRecipe, train_text
+    """The lesson's recipe (ftkit.lessons.l03_sentiment.train_text = the notebook's Trainer set-up)."""
+    from ftkit.lessons.l03_sentiment import TextRecipe, train_text
 
     ftkit.seed_everything(SEED)
     loaded = ftkit.load_text_classifier("minilm-l6", num_labels=data.num_labels, id2label=data.id2label, seed=SEED)

@@ -38,7 +38,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ftkit.images import IMAGENET_MEAN, IMAGENET_STD, load_image_folder  # noqa: E402
+from ftkit.data.images import IMAGENET_MEAN, IMAGENET_STD, load_image_folder  # noqa: E402
 from ftkit.samples import generate_helmet_dataset  # noqa: E402
 
 from _common import shared_data  # benchmarks/_common.py

@@ -22,34 +22,34 @@ __version__ = "0.1.0"
 
 _API = {
     "errors": ["FtkitError", "DataError", "ConfigError", "ModelError", "SaveError", "TrainingDiverged"],
-    "runtime": ["get_profile", "seed_everything", "pick_device", "PROFILES", "Profile", "free_memory"],
+    "infra.runtime": ["get_profile", "seed_everything", "pick_device", "PROFILES", "Profile", "free_memory"],
     "history": ["History"],
     "callbacks": ["Callback"],
     "config": ["TrainConfig"],
-    "presets": ["load_vision", "load_text_classifier", "load_causal_lm", "list_presets",
+    "infra.presets": ["load_vision", "load_text_classifier", "load_causal_lm", "list_presets",
                 "register_preset", "preset_availability", "cache_dir", "Preset", "Loaded", "PRESETS"],
-    "images": ["load_image_folder", "load_images_for_prediction", "show_samples", "preview_augmentations"],
-    "text": ["load_text_table", "make_imbalanced", "class_weights"],
-    "instructions": ["load_instructions", "to_messages", "encode_for_sft", "build_sft_dataset",
+    "data.images": ["load_image_folder", "load_images_for_prediction", "show_samples", "preview_augmentations"],
+    "data.text": ["load_text_table", "make_imbalanced", "class_weights"],
+    "data.instructions": ["load_instructions", "to_messages", "encode_for_sft", "build_sft_dataset",
                      "SFTCollator", "show_masking"],
     "freeze": ["blocks", "max_depth", "freeze", "unfreeze", "trainable_summary", "param_groups",
                "set_train_mode"],
     "train": ["fit", "evaluate", "predict", "TrainState"],
-    "cache": ["cache_info", "clear_cache"],
+    "infra.cache": ["cache_info", "clear_cache"],
     "diagnose": ["diagnose", "Diagnosis"],
     "plots": ["plot_history", "LivePlot", "plot_confusion", "classification_report_df", "metrics_summary",
               "show_mistakes", "mistakes_table", "compare_runs", "sweep_heatmap"],
     "hf": ["HistoryCallback", "classification_metrics", "WeightedLossTrainer", "release_training_memory"],
-    "io": ["save_weights", "load_weights", "load_checkpoint", "save_pretrained"],
-    "widgets": ["freeze_lab", "LabConfig"],
+    "infra.io": ["save_weights", "load_weights", "load_checkpoint", "save_pretrained"],
+    "lessons.l02_freeze_lab": ["freeze_lab", "LabConfig"],
     "lora": ["LoraSettings", "apply_lora", "train_sft", "perplexity", "compare_answers", "save_adapter",
              "load_adapter", "logits_agree", "peak_rss_mb"],
-    "lora_panel": ["LoraPanel"],
-    "overfit": ["set_head", "few_per_class", "overfit_table"],
-    "textlab": ["TextRecipe", "train_text", "compare_freezing", "ProgressiveUnfreezing", "layerwise_optimizer"],
-    "results": ["write_results", "results_table"],
-    "doctor": ["doctor"],
-    "compat": ["ensure_torchvision"],
+    "lessons.l04_lora": ["LoraPanel"],
+    "lessons.l05_overfit": ["set_head", "few_per_class", "overfit_table"],
+    "lessons.l03_sentiment": ["TextRecipe", "train_text", "compare_freezing", "ProgressiveUnfreezing", "layerwise_optimizer"],
+    "infra.results": ["write_results", "results_table"],
+    "infra.doctor": ["doctor"],
+    "infra.compat": ["ensure_torchvision"],
 }
 
 _WHERE = {name: module for module, names in _API.items() for name in names}
@@ -70,7 +70,7 @@ def __dir__():
 
 
 class _Package(types.ModuleType):
-    """Keeps `ftkit.freeze`, `ftkit.diagnose` and `ftkit.doctor` the *functions*.
+    """Keeps `ftkit.freeze` and `ftkit.diagnose` the *functions*.
 
     Those functions share their name with the module that defines them, and Python binds a
     submodule onto its package when it is first imported, which would replace the function.

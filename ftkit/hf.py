@@ -24,7 +24,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from .compat import ensure_torchvision
+from .infra.compat import ensure_torchvision
 
 ensure_torchvision()  # transformers imports torchvision when installed (see ftkit/compat.py)
 
@@ -205,7 +205,7 @@ def release_training_memory(trainer) -> int:
     The model, `trainer.evaluate()` and `trainer.predict()` are unaffected; a later
     `trainer.train()` starts the same optimizer (same parameter groups) from fresh averages.
     """
-    from .runtime import free_memory
+    from .infra.runtime import free_memory
 
     freed = 0
     optimizer = trainer.optimizer

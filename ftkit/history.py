@@ -79,7 +79,7 @@ class History:
         return cls(**data)
 
     def save(self, path) -> Path:
-        from .io import write_text_atomic  # an interrupted save never leaves half a file
+        from .infra.io import write_text_atomic  # an interrupted save never leaves half a file
 
         return write_text_atomic(path, json.dumps(self.to_dict(), indent=1, default=_jsonable))
 

@@ -44,13 +44,13 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .compat import ensure_torchvision
+from .infra.compat import ensure_torchvision
 
 ensure_torchvision()  # transformers (imported below through PEFT) imports torchvision when installed
 
 import torch  # noqa: E402
 
-from .runtime import memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
+from .infra.runtime import memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
 from .errors import ConfigError, ModelError  # noqa: E402
 
 __all__ = [
@@ -244,7 +244,7 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
     from .hf import HistoryCallback, release_training_memory
-    from .instructions import SFTCollator, build_sft_dataset
+    from .data.instructions import SFTCollator, build_sft_dataset
 
     _check_int("steps", steps)
     _check_int("batch_size", batch_size)
@@ -346,7 +346,7 @@ def response_loss(model, tokenizer, records_or_texts, max_length: int = 256, bat
     texts (strings): every token after the first counts (general text, to spot forgetting).
     Every token weighs the same (a long response counts more than a short one).
     """
-    from .instructions import IGNORE_INDEX, SFTCollator, build_sft_dataset
+    from .data.instructions import IGNORE_INDEX, SFTCollator, build_sft_dataset
 
     items = list(records_or_texts)
     if not items:
@@ -407,7 +407,7 @@ def perplexity(model, tokenizer, records_or_texts, max_length: int = 256, batch_
 
 def _prompt_messages(prompt, system: str | None = None) -> list:
     """A user string, an alpaca record or a message list -> the messages to answer (no assistant)."""
-    from .instructions import to_messages
+    from .data.instructions import to_messages
 
     if isinstance(prompt, str):
         messages = [{"role": "user", "content": prompt}]
@@ -505,7 +505,7 @@ def repetition_rate(text: str, n: int = 3) -> float:
 # =========================================================================================
 def save_adapter(model, folder, overwrite: bool = False) -> Path:
     """Save only the adapter (A and B matrices + adapter_config.json), atomically, as safetensors."""
-    from .io import save_pretrained
+    from .infra.io import save_pretrained
 
     if not hasattr(model, "peft_config"):
         raise ConfigError("save_adapter needs a PEFT model (from apply_lora). For a whole model use ftkit.save_pretrained.")
@@ -729,7 +729,7 @@ def _probe(job: dict) -> dict:
     """The child side of `measure_train_memory` (AdamW steps on random tokens, no data files)."""
     import transformers.utils.logging as hf_logging
 
-    from .presets import load_causal_lm
+    from .infra.presets import load_causal_lm
 
     if job.get("threads"):
         torch.set_num_threads(job["threads"])

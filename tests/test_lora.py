@@ -20,7 +20,7 @@ from ftkit.lora import (
     train_sft,
     trainable_share,
 )
-from ftkit.presets import load_causal_lm
+from ftkit.infra.presets import load_causal_lm
 
 RECORDS = [  # a tiny repeated set: a few steps must lower the loss on it
     {"instruction": "Write a safety note.", "input": "A ladder is broken.",
@@ -135,7 +135,7 @@ def test_response_loss_matches_the_models_own_loss(monkeypatch):
     """The output layer runs only on the scored positions, in chunks: the sum must equal the
     model's own loss over full logits (HF shifts labels and averages the same tokens)."""
     import ftkit.lora as lora
-    from ftkit.instructions import SFTCollator, build_sft_dataset
+    from ftkit.data.instructions import SFTCollator, build_sft_dataset
 
     loaded = tiny()
     tok = loaded.tokenizer
@@ -158,7 +158,7 @@ def test_response_loss_matches_the_models_own_loss(monkeypatch):
 def test_group_by_length_batches_similar_lengths():
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from ftkit.instructions import build_sft_dataset
+    from ftkit.data.instructions import build_sft_dataset
 
     loaded = tiny()
     # 112 records: the Trainer sorts by length inside shuffled chunks of ~len/4 records (at most 50 batches)
@@ -224,7 +224,7 @@ def test_train_sft_refuses_a_frozen_model():
 
 def test_panel_builds_settings_and_config_only():
     pytest.importorskip("ipywidgets")
-    from ftkit.lora_panel import LoraPanel
+    from ftkit.lessons.l04_lora import LoraPanel
 
     calls = []
     panel = LoraPanel(lambda: calls.append("load"), RECORDS, RECORDS[:1], steps=7, lr=1e-3)

@@ -1,4 +1,4 @@
-"""ftkit.overfit: head swapping, few-per-class subsets and the run table of lesson 05."""
+"""ftkit.lessons.l05_overfit: head swapping, few-per-class subsets and the run table of lesson 05."""
 
 from types import SimpleNamespace
 
@@ -6,13 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from ftkit import cache
-from ftkit.compat import ensure_torchvision
+from ftkit.infra import cache
+from ftkit.infra.compat import ensure_torchvision
 from ftkit.diagnose import diagnose
 from ftkit.errors import ConfigError, DataError
 from ftkit.freeze import freeze
 from ftkit.history import History
-from ftkit.overfit import few_per_class, overfit_table, set_head
+from ftkit.lessons.l05_overfit import few_per_class, overfit_table, set_head
 from ftkit.train import fit
 
 ensure_torchvision()

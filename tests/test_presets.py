@@ -1,4 +1,4 @@
-"""ftkit.presets: tiny presets, packaged real weights offline, the fallback chain, local paths
+"""ftkit.infra.presets: tiny presets, packaged real weights offline, the fallback chain, local paths
 and caches, and the GGUF save fix.  Everything runs offline: HF_HUB_OFFLINE=1, and the hub,
 torchvision and ftkit caches point at empty temporary folders for this module."""
 
@@ -9,10 +9,10 @@ import warnings
 import pytest
 import torch
 
-import ftkit.presets as presets
+import ftkit.infra.presets as presets
 from ftkit.errors import ConfigError
-from ftkit.io import save_pretrained, save_weights
-from ftkit.presets import PRESETS, Preset, list_presets, load_causal_lm, load_text_classifier, load_vision, register_preset
+from ftkit.infra.io import save_pretrained, save_weights
+from ftkit.infra.presets import PRESETS, Preset, list_presets, load_causal_lm, load_text_classifier, load_vision, register_preset
 
 
 @pytest.fixture(scope="module", autouse=True)

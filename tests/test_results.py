@@ -9,7 +9,7 @@ import torch
 
 from ftkit.errors import ConfigError, DataError
 from ftkit.history import History
-from ftkit.results import RESULTS_FILE, read_results, results_table, write_results
+from ftkit.infra.results import RESULTS_FILE, read_results, results_table, write_results
 
 
 def test_round_trip_with_numpy_torch_and_nan(tmp_path):

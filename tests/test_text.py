@@ -1,4 +1,4 @@
-"""Tests for ftkit.text: reading text tables, column detection, splits, errors, to_hf."""
+"""Tests for ftkit.data.text: reading text tables, column detection, splits, errors, to_hf."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ftkit.errors import ConfigError, DataError
-from ftkit.text import class_weights, load_text_table, make_imbalanced
+from ftkit.data.text import class_weights, load_text_table, make_imbalanced
 
 WORDS = "good bad fine awful great poor nice dull".split()
 
@@ -208,7 +208,7 @@ def test_class_weights_scaling_and_bad_labels():
 
 
 def _tiny_tokenizer():
-    from ftkit.compat import ensure_torchvision
+    from ftkit.infra.compat import ensure_torchvision
 
     ensure_torchvision()
     from tokenizers import Tokenizer, models, pre_tokenizers

@@ -1,4 +1,4 @@
-"""Tests for ftkit.textlab (the BERT lesson's plumbing), on the tiny random BERT preset."""
+"""Tests for ftkit.lessons.l03_sentiment (the BERT lesson's plumbing), on the tiny random BERT preset."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 
 from ftkit.errors import ConfigError
 from ftkit.freeze import max_depth
-from ftkit.presets import load_text_classifier
-from ftkit.text import load_text_table
-from ftkit import textlab as tl
+from ftkit.infra.presets import load_text_classifier
+from ftkit.data.text import load_text_table
+from ftkit.lessons import l03_sentiment as tl
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "sentiment" / "sentiment_en.csv"
 
@@ -179,7 +179,7 @@ def test_classifier_from_encoder_reports_missing_head(data, tmp_path):
 
 
 def test_lora_seq_cls_save_reload_identical(data, tmp_path):
-    from ftkit.io import save_pretrained
+    from ftkit.infra.io import save_pretrained
 
     loaded = tiny(data)
     peft_model = tl.lora_seq_cls(loaded.model, r=4, alpha=8)

@@ -1,4 +1,4 @@
-"""The freeze-depth x learning-rate lab (ftkit.widgets), driven without a browser.
+"""The freeze-depth x learning-rate lab (ftkit.lessons.l02_freeze_lab), driven without a browser.
 
 Buttons are pressed with `button.click()` (that calls the same handlers a browser click
 does); sliders are moved by setting `.value` (that fires the same observers).
@@ -15,7 +15,7 @@ import ftkit
 from ftkit.diagnose import VERDICTS
 from ftkit.errors import ConfigError
 from ftkit.freeze import max_depth
-from ftkit.widgets import FreezeLab, LabConfig, TextRunner, VisionRunner, freeze_lab, parse_grid
+from ftkit.lessons.l02_freeze_lab import FreezeLab, LabConfig, TextRunner, VisionRunner, freeze_lab, parse_grid
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = LabConfig(epochs=2, batch_size=16)  # two epochs (enough for a verdict), one step each: fast

@@ -10,7 +10,7 @@ import os
 import random
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["pick_device", "seed_everything", "Profile", "get_profile", "PROFILES", "memory_advice", "oom_guard",
            "is_out_of_memory", "free_memory"]

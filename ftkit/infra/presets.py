@@ -35,8 +35,8 @@ from typing import Any, Callable
 from urllib.parse import urlparse
 
 from .compat import ensure_torchvision
-from .errors import ConfigError, ModelError
-from .gguf_models import cache_dir, chat_ready, load_gguf, load_smollm2, smollm2_tokenizer
+from ..errors import ConfigError, ModelError
+from .gguf import cache_dir, chat_ready, load_gguf, load_smollm2, smollm2_tokenizer
 from .runtime import Profile, get_profile
 
 __all__ = [
@@ -386,7 +386,7 @@ def _vision_from_file(path: Path, num_classes: int, seed: int):
         arch = {(BasicBlock, (2, 2, 2, 2)): "resnet18", (Bottleneck, (3, 4, 6, 3)): "resnet50",
                 (BasicBlock, (1, 1, 1, 1)): "tiny-resnet"}.get((block, tuple(layers)), f"resnet{layers}")
     else:
-        raise ModelError(f"Cannot tell which architecture {str(path)!r} holds (no ResNet or EfficientNet keys). Save it with ftkit.io.save_weights(model, ...).")
+        raise ModelError(f"Cannot tell which architecture {str(path)!r} holds (no ResNet or EfficientNet keys). Save it with ftkit.save_weights(model, ...).")
     model.load_state_dict(state)
     if getattr(model, head).out_features == num_classes:
         return model, head, arch, f"trained {num_classes}-class head kept"

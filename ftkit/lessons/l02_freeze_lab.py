@@ -1,6 +1,6 @@
 """The freeze-depth x learning-rate lab: a widget panel that only *produces a config*.
 
-    from ftkit.widgets import freeze_lab
+    from ftkit.lessons.l02_freeze_lab import freeze_lab
     lab = freeze_lab(loaded, data)        # loaded = ftkit.load_vision(...), data = ftkit.load_image_folder(...)
     lab                                   # sliders, Train and Sweep buttons, curves, runs table, heatmap
     lab.run()                             # the same as pressing Train (also works headless)
@@ -39,13 +39,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .callbacks import Callback
-from .config import TrainConfig
-from .diagnose import diagnose
-from .errors import ConfigError, DataError, FtkitError
-from .freeze import freeze, max_depth, trainable_summary
-from .history import History
-from .train import evaluate, fit
+from ..callbacks import Callback
+from ..config import TrainConfig
+from ..diagnose import diagnose
+from ..errors import ConfigError, DataError, FtkitError
+from ..freeze import freeze, max_depth, trainable_summary
+from ..history import History
+from ..train import evaluate, fit
 
 __all__ = [
     "LabConfig",
@@ -264,7 +264,7 @@ class VisionRunner(Runner):
         if not config.augment:
             return self.train_set
         if self._augmented is None:
-            from .images import ImageFolderDataset, _train_transform
+            from ..data.images import ImageFolderDataset, _train_transform
 
             base = self.data.train
             full = ImageFolderDataset(base.paths, base.targets, base.classes,
@@ -508,7 +508,7 @@ class FreezeLab:
 
     def heatmap(self):
         """The sweep as a heatmap of validation accuracy (depth rows x learning-rate columns)."""
-        from .plots import sweep_heatmap
+        from ..plots import sweep_heatmap
 
         if self.sweep_table is None:
             raise ConfigError("No sweep yet: press Sweep (or call lab.sweep()) first.")
@@ -518,7 +518,7 @@ class FreezeLab:
     def _show_curves(self, history: History, final: bool) -> None:
         from IPython.display import display
 
-        from .plots import plot_history
+        from ..plots import plot_history
 
         with self.curves:
             self.curves.clear_output(wait=True)
@@ -529,7 +529,7 @@ class FreezeLab:
     def _show_runs(self) -> None:
         from IPython.display import display
 
-        from .plots import compare_runs
+        from ..plots import compare_runs
 
         with self.runs_area:
             self.runs_area.clear_output(wait=True)

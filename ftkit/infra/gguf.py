@@ -121,7 +121,7 @@ def load_smollm2(seed: int, dtype):
 
 
 class _Saver:
-    """Adapts a function to the save_pretrained protocol used by ftkit.io.save_pretrained."""
+    """Adapts a function to the save_pretrained protocol used by ftkit.infra.io.save_pretrained."""
 
     def __init__(self, fn):
         self.save_pretrained = fn

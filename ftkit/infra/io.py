@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import ConfigError, ModelError, SaveError
+from ..errors import ConfigError, ModelError, SaveError
 
 __all__ = ["save_weights", "load_weights", "load_checkpoint", "read_metadata", "save_folder", "save_pretrained"]
 
@@ -65,7 +65,7 @@ def load_checkpoint(path) -> dict:
 
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"Checkpoint not found: {str(path)!r}. Check the path (save one with ftkit.io.save_weights).")
+        raise ModelError(f"Checkpoint not found: {str(path)!r}. Check the path (save one with ftkit.save_weights).")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -80,7 +80,7 @@ def load_checkpoint(path) -> dict:
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError, EOFError) as err:
         raise ModelError(
             f"Refused to load {str(path)!r}: it is not a plain-tensor checkpoint and loading it could run code "
-            f"({_unpickler_reason(err)}). Only load pickles you made yourself; re-save weights with ftkit.io.save_weights."
+            f"({_unpickler_reason(err)}). Only load pickles you made yourself; re-save weights with ftkit.save_weights."
         ) from None
     for key in ("state_dict", "model_state_dict", "model"):  # common training-script wrappers
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

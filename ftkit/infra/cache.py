@@ -36,8 +36,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from .errors import ConfigError
-from .freeze import frozen_blocks
+from ..errors import ConfigError
+from ..freeze import frozen_blocks
 
 __all__ = ["prepare_cache", "CachePlan", "CachedFeatures", "clear_cache", "cache_info", "split_model"]
 
@@ -106,7 +106,7 @@ def _resnet_steps(m) -> list:
 
 def _efficientnet_steps(m) -> list:
     # Same operations as EfficientNet.extract_features + forward (drop-connect rates included).
-    from .freeze import _efficientnet_plan
+    from ..freeze import _efficientnet_plan
 
     n_blocks = len(m._blocks)
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -349,7 +349,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def _transforms():
-    from .compat import ensure_torchvision
+    from ..infra.compat import ensure_torchvision
 
     ensure_torchvision()
     from torchvision.transforms import v2

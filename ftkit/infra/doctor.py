@@ -1,6 +1,6 @@
 """`ftkit doctor`: is this machine ready for the lessons?  Checks, never downloads.
 
-Run it first when something does not work (`python -m ftkit.cli doctor`, or `ftkit.doctor()`
+Run it first when something does not work (`python -m ftkit doctor`, or `ftkit.doctor()`
 in a notebook).  It reports library versions, the device, whether the torchvision fix is
 active, whether progress widgets will render in JupyterLab, and which model presets work
 offline, with a fix for each problem it finds.
@@ -153,5 +153,5 @@ def _presets(problems: list) -> list:
     return rows
 
 
-if __name__ == "__main__":  # python -m ftkit.doctor
+if __name__ == "__main__":  # python -m ftkit.infra.doctor
     sys.exit(main())

@@ -19,7 +19,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
-from .compat import ensure_torchvision
+from ..infra.compat import ensure_torchvision
 
 ensure_torchvision()  # transformers imports torchvision when installed (see ftkit/compat.py)
 
@@ -28,10 +28,10 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments  # noqa: E402
 
-from .errors import ConfigError  # noqa: E402
-from .freeze import freeze, max_depth, param_groups, trainable_summary, unfreeze  # noqa: E402
-from .hf import HistoryCallback, classification_metrics, release_training_memory  # noqa: E402
-from .runtime import oom_guard  # noqa: E402
+from ..errors import ConfigError  # noqa: E402
+from ..freeze import freeze, max_depth, param_groups, trainable_summary, unfreeze  # noqa: E402
+from ..hf import HistoryCallback, classification_metrics, release_training_memory  # noqa: E402
+from ..infra.runtime import oom_guard  # noqa: E402
 
 __all__ = [
     "is_chinese",
@@ -199,7 +199,7 @@ def train_text(model, tokenizer, ds, recipe: TextRecipe, label: str, output_dir,
     """
     from transformers import EarlyStoppingCallback, PrinterCallback
 
-    from .plots import LivePlot
+    from ..plots import LivePlot
 
     for split in ("train", "validation"):
         if split not in ds:
@@ -241,7 +241,7 @@ def classifier_from_encoder(model, folder, id2label: dict):
     """
     from transformers import AutoModelForSequenceClassification
 
-    from .io import save_pretrained
+    from ..infra.io import save_pretrained
 
     save_pretrained(folder, model.base_model, overwrite=True)
     labels = dict(num_labels=len(id2label), id2label=dict(id2label), label2id={v: k for k, v in id2label.items()})

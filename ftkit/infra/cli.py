@@ -20,7 +20,7 @@ def _doctor(args) -> int:
 
 
 def _samples(args) -> int:
-    from .samples.helmet import generate_helmet_dataset
+    from ..samples.helmet import generate_helmet_dataset
 
     out = Path(args.out)
     generate_helmet_dataset(out, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
@@ -30,7 +30,7 @@ def _samples(args) -> int:
 
 
 def _lessons(args) -> int:
-    from .lessons import run_lessons
+    from .run_lessons import run_lessons
 
     table = run_lessons(notebooks_dir=Path(args.notebooks), out_dir=Path(args.out),
                         profile=args.profile, only=args.only)
@@ -39,7 +39,7 @@ def _lessons(args) -> int:
 
 
 def _refresh(args) -> int:
-    from .lessons import refresh_checked_outputs
+    from .run_lessons import refresh_checked_outputs
 
     for nb in args.notebooks:
         refresh_checked_outputs(Path(nb), profile=args.profile)
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=_refresh)
 
     args = parser.parse_args(argv)
-    from .errors import FtkitError
+    from ..errors import FtkitError
 
     try:
         return args.func(args)

@@ -14,7 +14,7 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 from .io import write_text_atomic
 
 __all__ = ["write_results", "read_results", "results_table", "RESULTS_FILE"]

@@ -11,8 +11,8 @@ exactly as in the lesson's cells.  Every Train click starts from a freshly loade
 
 from __future__ import annotations
 
-from .errors import FtkitError
-from .lora import TARGET_PRESETS, LoraSettings, apply_lora, compare_answers, train_sft
+from ..errors import FtkitError
+from ..lora import TARGET_PRESETS, LoraSettings, apply_lora, compare_answers, train_sft
 
 __all__ = ["LoraPanel"]
 
@@ -65,7 +65,7 @@ class LoraPanel:
     # ---- actions --------------------------------------------------------------------------
     def train(self):
         """Load a fresh base, add LoRA with the widget settings, train with live curves."""
-        from .plots import LivePlot
+        from ..plots import LivePlot
 
         self.curves.clear_output()
         try:
@@ -102,7 +102,7 @@ class LoraPanel:
         if self.model is None:
             return None
         with self.model.disable_adapter():  # the same weights without the LoRA update = the base model
-            from .lora import generate
+            from ..lora import generate
 
             base = generate(self.model, self.tokenizer, [text], max_new_tokens=self.max_new_tokens)
         table = compare_answers(base, self.model, self.tokenizer, [text], max_new_tokens=self.max_new_tokens)

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from .diagnose import diagnose
-from .errors import ConfigError, DataError
+from ..diagnose import diagnose
+from ..errors import ConfigError, DataError
 
 __all__ = ["set_head", "few_per_class", "overfit_table", "FirstFeatures"]
 
