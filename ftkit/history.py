@@ -75,7 +75,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "History":
+    def from_dict(cls, data: dict) -> History:
         return cls(**data)
 
     def save(self, path) -> Path:
@@ -84,7 +84,7 @@ class History:
         return write_text_atomic(path, json.dumps(self.to_dict(), indent=1, default=_jsonable))
 
     @classmethod
-    def load(cls, path) -> "History":
+    def load(cls, path) -> History:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 

@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(code: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.strip().splitlines()[-1]
 
@@ -55,7 +57,9 @@ def test_missing_when_torchvision_absent(monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(compat, "_STATUS", None)  # restored afterwards: this process keeps its real status
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torchvision" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torchvision" else real(name, *a)
+    )
     assert compat.ensure_torchvision() == "missing"
 
 
@@ -66,10 +70,16 @@ def test_doctor_reports_offline(monkeypatch, capsys):
     report = doctor(print_report=False)
     assert capsys.readouterr().out == ""
     assert report["versions"]["torch"] and report["device"] in ("cpu", "cuda", "mps")
-    assert report["torchvision"] in ("native ops", "CPU fix active (op schemas declared)", "imported before ftkit (fine if it worked)")
+    assert report["torchvision"] in (
+        "native ops",
+        "CPU fix active (op schemas declared)",
+        "imported before ftkit (fine if it worked)",
+    )
     assert report["widgets"]["ok"] is True  # ipywidgets 8 + jupyterlab_widgets are in the tested environment
     rows = {r["name"]: r for r in report["presets"]}
-    assert rows["efficientnet_lite0"]["available"] == "offline (package)" and rows["tiny-qwen2"]["available"].startswith("ready")
+    assert rows["efficientnet_lite0"]["available"] == "offline (package)" and rows["tiny-qwen2"][
+        "available"
+    ].startswith("ready")
     assert report["ok"] is True and report["problems"] == [] and "HF_HUB_OFFLINE=1" in report["hub"]
     assert main() == 0 and "all good" in capsys.readouterr().out
 
@@ -78,7 +88,9 @@ def test_doctor_names_a_fix_for_each_problem(monkeypatch):
     doc = importlib.import_module("ftkit.infra.doctor")  # the module, not the function of the same name
 
     real = doc._version
-    monkeypatch.setattr(doc, "_version", lambda name: None if name in ("jupyterlab_widgets", "peft") else real(name))
+    monkeypatch.setattr(
+        doc, "_version", lambda name: None if name in ("jupyterlab_widgets", "peft") else real(name)
+    )
     report = doc.doctor(print_report=False)
     assert report["ok"] is False and report["widgets"]["ok"] is False
     fixes = {p["problem"]: p["fix"] for p in report["problems"]}

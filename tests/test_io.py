@@ -9,7 +9,14 @@ import torch
 import torch.nn as nn
 
 from ftkit.errors import ConfigError, ModelError, SaveError
-from ftkit.infra.io import load_checkpoint, load_weights, read_metadata, save_folder, save_pretrained, save_weights
+from ftkit.infra.io import (
+    load_checkpoint,
+    load_weights,
+    read_metadata,
+    save_folder,
+    save_pretrained,
+    save_weights,
+)
 
 
 def _net(seed=0):

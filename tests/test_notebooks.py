@@ -15,7 +15,13 @@ METRICS = {
     "02_freeze_lr_lab": ("test_accuracy", "test_f1", "val_accuracy"),
     "03_bert_sentiment": ("eval_accuracy", "eval_f1"),
     "04_qwen_lora": ("eval_loss_before", "eval_loss_after", "reload_identical", "peak_rss_mb"),
-    "05_overfitting_lab": ("test_accuracy", "test_f1", "val_accuracy", "few_images_val_loss", "all_images_val_loss"),
+    "05_overfitting_lab": (
+        "test_accuracy",
+        "test_f1",
+        "val_accuracy",
+        "few_images_val_loss",
+        "all_images_val_loss",
+    ),
 }
 
 
@@ -42,7 +48,9 @@ def test_one_parameters_cell_that_papermill_can_read(book):
     path, nb = book
     cells = [c for c in _code(nb) if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1
-    names = {t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign) for t in node.targets}
+    names = {
+        t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign) for t in node.targets
+    }
     assert COMMON <= names and all(n.isupper() for n in names)
     # papermill skips lines it cannot parse (e.g. '=' inside a comment) and then ignores injected values
     assert names <= set(papermill.inspect_notebook(str(path)))
@@ -69,5 +77,9 @@ def test_no_helpers_or_star_imports_in_notebooks(book):
     _, nb = book
     for cell in _code(nb):
         tree = ast.parse(cell.source)
-        assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))], cell.source[:80]
-        assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)]
+        assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))], cell.source[
+            :80
+        ]
+        assert not [
+            n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+        ]

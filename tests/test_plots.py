@@ -58,8 +58,17 @@ def test_plot_history_artists_agree_with_diagnosis():
     assert isinstance(fig, matplotlib.figure.Figure)
     loss_ax, metric_ax = fig.axes[:2]
     names = gids(loss_ax)
-    for gid in ("steps", "train", "val", "best-epoch", "best-marker", "early-stop",
-                "region:under-fitting", "region:good fit", "region:over-fitting"):
+    for gid in (
+        "steps",
+        "train",
+        "val",
+        "best-epoch",
+        "best-marker",
+        "early-stop",
+        "region:under-fitting",
+        "region:good fit",
+        "region:over-fitting",
+    ):
         assert gid in names, gid
     d = diagnose(h)
     spans = [a for a in loss_ax.get_children() if str(a.get_gid()).startswith("region:")]
@@ -176,7 +185,9 @@ def test_metrics_summary_binary_and_multiclass():
     assert "roc_auc" not in metrics_summary(y_true, y_pred)
 
     y3 = np.array([0, 1, 2, 2, 1, 0])
-    p3 = np.array([[0.8, 0.1, 0.1], [0.1, 0.7, 0.2], [0.2, 0.2, 0.6], [0.5, 0.1, 0.4], [0.3, 0.4, 0.3], [0.3, 0.3, 0.4]])
+    p3 = np.array(
+        [[0.8, 0.1, 0.1], [0.1, 0.7, 0.2], [0.2, 0.2, 0.6], [0.5, 0.1, 0.4], [0.3, 0.4, 0.3], [0.3, 0.3, 0.4]]
+    )
     m3 = metrics_summary(torch.tensor(y3), torch.tensor(p3.argmax(1)), torch.tensor(p3))
     assert m3["f1"] == pytest.approx(f1_score(y3, p3.argmax(1), average="macro"))
     assert m3["roc_auc"] == pytest.approx(roc_auc_score(y3, p3, multi_class="ovr"))
@@ -197,7 +208,10 @@ def test_mistakes_worst_first():
     fig = show_mistakes(images, y_true, y_pred, probs, ["neg", "pos"], n=3, mean=mean, std=std)
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in titled] == [
-        "true: pos\npred: neg (95%)", "true: neg\npred: pos (80%)", "true: pos\npred: neg (70%)"]
+        "true: pos\npred: neg (95%)",
+        "true: neg\npred: pos (80%)",
+        "true: pos\npred: neg (70%)",
+    ]
     shown = titled[0].get_images()[0].get_array()
     assert shown.shape == (8, 8, 3) and np.allclose(shown, 0.5)  # zeros un-normalised to the mean
 

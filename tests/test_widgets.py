@@ -15,7 +15,14 @@ import ftkit
 from ftkit.diagnose import VERDICTS
 from ftkit.errors import ConfigError
 from ftkit.freeze import max_depth
-from ftkit.lessons.l02_freeze_lab import FreezeLab, LabConfig, TextRunner, VisionRunner, freeze_lab, parse_grid
+from ftkit.lessons.l02_freeze_lab import (
+    FreezeLab,
+    LabConfig,
+    TextRunner,
+    VisionRunner,
+    freeze_lab,
+    parse_grid,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = LabConfig(epochs=2, batch_size=16)  # two epochs (enough for a verdict), one step each: fast
@@ -110,7 +117,8 @@ def test_sweep_fills_the_grid_and_picks_the_best(lab):
     best = lab.best_sweep_config()
     assert (best.depth, best.lr) in {(d, lr) for d in (0, 1) for lr in (1e-3, 1e-2)}
     assert table["val_accuracy"].max() == pytest.approx(
-        table[(table.depth == best.depth) & (table.lr == best.lr)]["val_accuracy"].iloc[0])
+        table[(table.depth == best.depth) & (table.lr == best.lr)]["val_accuracy"].iloc[0]
+    )
     assert lab.heatmap().axes  # a drawn figure
     assert "sweep done" in lab.message.value
 

@@ -23,8 +23,15 @@ def _samples(args) -> int:
     from ..samples.helmet import generate_helmet_dataset
 
     out = Path(args.out)
-    generate_helmet_dataset(out, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
-                            size=args.size, seed=args.seed, overwrite=args.overwrite)
+    generate_helmet_dataset(
+        out,
+        n_train=args.n_train,
+        n_val=args.n_val,
+        n_test=args.n_test,
+        size=args.size,
+        seed=args.seed,
+        overwrite=args.overwrite,
+    )
     print(f"helmet sample images written to {out}")
     return 0
 
@@ -32,8 +39,9 @@ def _samples(args) -> int:
 def _lessons(args) -> int:
     from .run_lessons import run_lessons
 
-    table = run_lessons(notebooks_dir=Path(args.notebooks), out_dir=Path(args.out),
-                        profile=args.profile, only=args.only)
+    table = run_lessons(
+        notebooks_dir=Path(args.notebooks), out_dir=Path(args.out), profile=args.profile, only=args.only
+    )
     print(table.to_string(index=False) if hasattr(table, "to_string") else table)
     return 0
 
