@@ -181,9 +181,7 @@ def case_epochs_zero(tmp):
 
 
 def case_steps_zero(tmp):
-    from ftkit.lora import train_sft
-
-    train_sft(None, None, [{"messages": []}], steps=0)
+    ftkit.train_sft(None, None, [{"messages": []}], max_steps=0)
 
 
 def case_freeze_depth_out_of_range(tmp):

@@ -151,29 +151,34 @@ def get_profile(name: str | None = None) -> Profile:
     return PROFILES[key]
 
 
-def memory_advice(batch_size: int | None = None, grad_accum: int | None = None) -> str:
+def memory_advice(batch_size: int | None = None, gradient_accumulation_steps: int | None = None) -> str:
     """What to do when training runs out of memory, most effective first."""
     smaller = ""
     if batch_size and batch_size > 1:
-        smaller = f" (e.g. batch_size={max(1, batch_size // 2)}, grad_accum={(grad_accum or 1) * 2}: same effective batch)"
+        accumulate = (gradient_accumulation_steps or 1) * 2
+        smaller = (
+            f" (e.g. batch_size={max(1, batch_size // 2)}, gradient_accumulation_steps={accumulate}: "
+            "same effective batch)"
+        )
     return (
         "Out of memory. Try, in order: a smaller batch with more gradient accumulation"
         + smaller
-        + "; gradient_checkpointing=True (recompute activations: ~30% slower, much less memory); a shorter "
+        + "; activation_checkpointing=True (gradient checkpointing: recompute activations, ~30% slower, "
+        "much less memory); a shorter "
         "max_length; LoRA instead of full fine-tuning (no gradients or Adam state for the frozen weights); "
-        "on a GPU, QLoRA (the frozen base in 4 bits, see qlora_note())."
+        "on a GPU, QLoRA (the frozen base in 4 bits, see lesson 04's qlora_note())."
     )
 
 
 @contextlib.contextmanager
-def oom_guard(batch_size: int | None = None, grad_accum: int | None = None):
+def oom_guard(batch_size: int | None = None, gradient_accumulation_steps: int | None = None):
     """Turn a CUDA (or CPU allocator) out-of-memory error into one ftkit line with advice."""
     try:
         yield
     except RuntimeError as err:  # torch.OutOfMemoryError is a RuntimeError
         if not is_out_of_memory(err):
             raise
-        raise ConfigError(memory_advice(batch_size, grad_accum)) from None
+        raise ConfigError(memory_advice(batch_size, gradient_accumulation_steps)) from None
 
 
 def is_out_of_memory(err: BaseException) -> bool:
