@@ -56,4 +56,5 @@ def test_advice_call_is_accepted_where_it_is_typed(verdict, name, keyword, value
     elif name == "train_sft":
         assert keyword in inspect.signature(ftkit.train_sft).parameters
     else:
-        pytest.fail(f"advice for {verdict!r} names {name}({keyword}=...): add a check for {name} to this test")
+        pytest.fail(f"advice for {verdict!r} names {name}({keyword}=...): "
+                    f"add a check for {name} to this test")

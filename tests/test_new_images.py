@@ -20,7 +20,8 @@ def test_new_images_are_the_documented_drawings():
         assert [f.name for f in files] == ["0000.jpg", "0001.jpg", "0002.jpg"], cls
         for i, path in enumerate(files):
             buffer = io.BytesIO()
-            render_helmet_image(cls == "helmet", (1, 2, class_id, i), 128).save(buffer, format="JPEG", quality=85)
+            image = render_helmet_image(cls == "helmet", (1, 2, class_id, i), 128)
+            image.save(buffer, format="JPEG", quality=85)
             assert buffer.getvalue() == path.read_bytes(), path
 
 
