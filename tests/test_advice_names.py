@@ -46,9 +46,9 @@ def test_advice_call_is_accepted_where_it_is_typed(verdict, name, keyword, value
         config = ftkit.TrainConfig(**{keyword: value})
         assert getattr(config, keyword) == value
     elif name == "TrainingArguments":
-        from ftkit.compat import ensure_torchvision
+        from ftkit import ensure_torchvision
 
-        ensure_torchvision()  # transformers imports torchvision (see ftkit/compat.py)
+        ensure_torchvision()  # transformers imports torchvision (see ftkit/infra/compat.py)
         from transformers import TrainingArguments
 
         args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, **{keyword: value})
@@ -56,5 +56,6 @@ def test_advice_call_is_accepted_where_it_is_typed(verdict, name, keyword, value
     elif name == "train_sft":
         assert keyword in inspect.signature(ftkit.train_sft).parameters
     else:
-        pytest.fail(f"advice for {verdict!r} names {name}({keyword}=...): "
-                    f"add a check for {name} to this test")
+        pytest.fail(
+            f"advice for {verdict!r} names {name}({keyword}=...): add a check for {name} to this test"
+        )

@@ -68,8 +68,9 @@ def test_every_cited_place_exists(ident, ref):
         cells = _cells(notebook)
         assert cell_id in cells, f"{ident}: {notebook} has no cell with id {cell_id}"
         assert phrase, f"{ident}: cite a phrase of cell {cell_id}, so the test knows the cell still says it"
-        assert _squash(phrase) in _squash(cells[cell_id]), \
+        assert _squash(phrase) in _squash(cells[cell_id]), (
             f"{ident}: cell {cell_id} of {notebook} no longer says {phrase!r}"
+        )
     elif m := TEST_REF.match(ref):
         path, name = m.groups()
         tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
@@ -91,5 +92,6 @@ def test_every_lesson_note_that_points_here_is_cited():
         name = f"notebooks/{notebook.name}"
         for cell_id, source in _cells(name).items():
             if "docs/ERRATA.md" in source:
-                assert (name, cell_id) in cited, \
+                assert (name, cell_id) in cited, (
                     f"{name} cell {cell_id} points to docs/ERRATA.md but is not cited there"
+                )

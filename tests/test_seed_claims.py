@@ -13,12 +13,12 @@ import pytest
 import torch
 from torch import nn
 
-from ftkit.compat import ensure_torchvision
+from ftkit import ensure_torchvision
 
-ensure_torchvision()  # transformers imports torchvision (see ftkit/compat.py)
+ensure_torchvision()  # transformers imports torchvision (see ftkit/infra/compat.py)
 
-from peft import LoraConfig, get_peft_model
-from transformers import (
+from peft import LoraConfig, get_peft_model  # noqa: E402
+from transformers import (  # noqa: E402
     BertConfig,
     BertForSequenceClassification,
     BertModel,
@@ -33,13 +33,24 @@ from transformers import (
 
 
 def _counts(model):
-    return (sum(p.numel() for p in model.parameters() if p.requires_grad),
-            sum(p.numel() for p in model.parameters()))
+    return (
+        sum(p.numel() for p in model.parameters() if p.requires_grad),
+        sum(p.numel() for p in model.parameters()),
+    )
 
 
 def _seed_001_lora(model):  # seed 001's LoraConfig, verbatim
-    return get_peft_model(model, LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"],
-                                            lora_dropout=0.1, bias="none", task_type="CAUSAL_LM"))
+    return get_peft_model(
+        model,
+        LoraConfig(
+            r=8,
+            lora_alpha=32,
+            target_modules=["q_proj", "v_proj"],
+            lora_dropout=0.1,
+            bias="none",
+            task_type="CAUSAL_LM",
+        ),
+    )
 
 
 class _QwenV1Attention(nn.Module):
@@ -92,9 +103,16 @@ def test_seed_001_qwen_7b_fp16_weights_alone_exceed_8_gb():
 
 def test_seed_001_printed_count_is_llama_2_7b_with_half_the_trainable_weights():
     with torch.device("meta"):
-        llama = LlamaForCausalLM(LlamaConfig(vocab_size=32000, hidden_size=4096, intermediate_size=11008,
-                                             num_hidden_layers=32, num_attention_heads=32,
-                                             num_key_value_heads=32))
+        llama = LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=32000,
+                hidden_size=4096,
+                intermediate_size=11008,
+                num_hidden_layers=32,
+                num_attention_heads=32,
+                num_key_value_heads=32,
+            )
+        )
     assert _counts(llama)[1] == 6_738_415_616
     trainable, total = _counts(_seed_001_lora(llama))
     assert (trainable, total) == (4_194_304, 6_742_609_920)  # the seed prints 8,388,608 || 6,742,609,920
@@ -103,17 +121,33 @@ def test_seed_001_printed_count_is_llama_2_7b_with_half_the_trainable_weights():
 
 def test_seed_001_config_on_qwen2_5_7b():
     with torch.device("meta"):
-        qwen = Qwen2ForCausalLM(Qwen2Config(vocab_size=152064, hidden_size=3584, intermediate_size=18944,
-                                            num_hidden_layers=28, num_attention_heads=28,
-                                            num_key_value_heads=4))
+        qwen = Qwen2ForCausalLM(
+            Qwen2Config(
+                vocab_size=152064,
+                hidden_size=3584,
+                intermediate_size=18944,
+                num_hidden_layers=28,
+                num_attention_heads=28,
+                num_key_value_heads=4,
+            )
+        )
     assert _counts(_seed_001_lora(qwen)) == (2_523_136, 7_618_139_648)
 
 
 def test_seed_003_lora_on_bert_base_trains_296_450_not_10_240():
     with torch.device("meta"):
         bert = BertForSequenceClassification(BertConfig(num_labels=2))  # BertConfig's defaults are bert-base
-        model = get_peft_model(bert, LoraConfig(r=8, lora_alpha=16, target_modules=["query", "value"],
-                                                lora_dropout=0.1, bias="none", task_type="SEQ_CLS"))
+        model = get_peft_model(
+            bert,
+            LoraConfig(
+                r=8,
+                lora_alpha=16,
+                target_modules=["query", "value"],
+                lora_dropout=0.1,
+                bias="none",
+                task_type="SEQ_CLS",
+            ),
+        )
     trainable, total = _counts(model)
     lora = sum(p.numel() for name, p in model.named_parameters() if "lora_" in name)
     assert (lora, trainable, total) == (294_912, 296_450, 109_780_228)
@@ -121,8 +155,14 @@ def test_seed_003_lora_on_bert_base_trains_296_450_not_10_240():
 
 def test_seed_003_classification_head_returns_logits_without_softmax():
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, num_labels=2)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=2,
+    )
     model = BertForSequenceClassification(config).eval()
     assert not any(isinstance(m, nn.Softmax) for m in model.modules())
     logits = model(input_ids=torch.randint(0, 100, (4, 6))).logits
@@ -130,8 +170,9 @@ def test_seed_003_classification_head_returns_logits_without_softmax():
 
 
 def test_seed_002_custom_head_without_post_init(tmp_path):
-    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64)
+    config = BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
 
     class BertForSentimentAnalysis(BertPreTrainedModel):  # seed 002 step 3, without self.post_init()
         def __init__(self, config):
@@ -161,8 +202,15 @@ def test_training_arguments_names_in_transformers_5(tmp_path):
 
 def test_seed_003_full_script_arguments_fail_even_after_the_rename(tmp_path):
     with pytest.raises(ValueError, match="save and eval strategy to match"):
-        TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, eval_strategy="epoch",
-                          save_steps=500, load_best_model_at_end=True, metric_for_best_model="accuracy")
+        TrainingArguments(
+            output_dir=str(tmp_path),
+            report_to="none",
+            use_cpu=True,
+            eval_strategy="epoch",
+            save_steps=500,
+            load_best_model_at_end=True,
+            metric_for_best_model="accuracy",
+        )
 
 
 def test_seed_imports_and_trainer_arguments_that_are_gone():
@@ -186,24 +234,43 @@ def test_seed_001_param_name_is_none():
 
 
 def test_fp16_on_a_cpu_is_accepted_and_silently_ignored(tmp_path):
-    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, num_labels=2)
-    data = [{"input_ids": torch.randint(0, 100, (8,), generator=torch.Generator().manual_seed(i)),
-             "labels": torch.tensor(i % 2)} for i in range(8)]
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=2,
+    )
+    data = [
+        {
+            "input_ids": torch.randint(0, 100, (8,), generator=torch.Generator().manual_seed(i)),
+            "labels": torch.tensor(i % 2),
+        }
+        for i in range(8)
+    ]
     weights = {}
     for fp16 in (False, True):
         torch.manual_seed(0)
         model = BertForSequenceClassification(config)
-        args = TrainingArguments(output_dir=str(tmp_path / str(fp16)), report_to="none", use_cpu=True,
-                                 fp16=fp16, max_steps=2, per_device_train_batch_size=4, seed=0,
-                                 save_strategy="no", disable_tqdm=True)
+        args = TrainingArguments(
+            output_dir=str(tmp_path / str(fp16)),
+            report_to="none",
+            use_cpu=True,
+            fp16=fp16,
+            max_steps=2,
+            per_device_train_batch_size=4,
+            seed=0,
+            save_strategy="no",
+            disable_tqdm=True,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # no warning says fp16 is ignored
             trainer = Trainer(model=model, args=args, train_dataset=data)
             trainer.train()
         assert trainer.accelerator.native_amp is False and trainer.accelerator.scaler is None
         weights[fp16] = [p.detach().clone() for p in model.parameters()]
-    assert all(torch.equal(a, b) for a, b in zip(weights[False], weights[True]))
+    assert all(torch.equal(a, b) for a, b in zip(weights[False], weights[True], strict=True))
 
 
 def test_torchvision_pretrained_true_still_works_and_means_v1(monkeypatch):
@@ -217,8 +284,10 @@ def test_torchvision_pretrained_true_still_works_and_means_v1(monkeypatch):
         raise RuntimeError("stop before downloading")
 
     monkeypatch.setattr(WeightsEnum, "get_state_dict", no_download)
-    with (pytest.warns(UserWarning, match="'pretrained' is deprecated since 0.13"),
-          pytest.raises(RuntimeError, match="stop before downloading")):
+    with (
+        pytest.warns(UserWarning, match="'pretrained' is deprecated since 0.13"),
+        pytest.raises(RuntimeError, match="stop before downloading"),
+    ):
         models.resnet50(pretrained=True)
     assert asked == [models.ResNet50_Weights.IMAGENET1K_V1]
     assert models.ResNet50_Weights.DEFAULT == models.ResNet50_Weights.IMAGENET1K_V2
