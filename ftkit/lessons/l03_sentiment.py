@@ -179,7 +179,7 @@ def training_args(recipe: TextRecipe, output_dir, **overrides) -> TrainingArgume
         # "group_by_length": shuffled groups of ~50 batches, each sorted by length (was `group_by_length=True` before 5)
         train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
         label_smoothing_factor=recipe.label_smoothing,
-        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.46
+        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.41
         save_strategy="epoch" if keep_best else "no",
         save_total_limit=1 if keep_best else None,  # the best checkpoint (and the last) only
         save_only_model=True,  # no optimizer state on disk: half the size, cannot resume (fine here)
