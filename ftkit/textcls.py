@@ -2,7 +2,7 @@
 
     recipe = TextRecipe(num_train_epochs=3, learning_rate=5e-5)
     run = train_text(model, tokenizer, ds, recipe, label="full fine-tuning", output_dir=out)
-    run.row()                               # run, trainable, time_s, val_f1, ...
+    run.row()                               # run, trainable, time_s, val_f1_macro, ...
     probs = predict_proba(model, tokenizer, texts)
 
 `TextRecipe` holds the Trainer settings a comparison keeps fixed, under their `TrainingArguments`
@@ -150,7 +150,7 @@ class TextRecipe:
 
 
 def training_args(recipe: TextRecipe, output_dir, **overrides) -> TrainingArguments:
-    """`TrainingArguments` for the recipe: evaluate every epoch, F1 picks the best epoch.
+    """`TrainingArguments` for the recipe: evaluate every epoch, macro F1 picks the best epoch.
 
     With `recipe.early_stopping_patience` the best checkpoint is saved each epoch (weights only)
     and reloaded at the end (`load_best_model_at_end`); without it nothing is written to disk.
@@ -169,12 +169,12 @@ def training_args(recipe: TextRecipe, output_dir, **overrides) -> TrainingArgume
         # before transformers 5)
         train_sampling_strategy=recipe.train_sampling_strategy,
         label_smoothing_factor=recipe.label_smoothing_factor,
-        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.46
+        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.41
         save_strategy="epoch" if keep_best else "no",
         save_total_limit=1 if keep_best else None,  # the best checkpoint (and the last) only
         save_only_model=True,  # no optimizer state on disk: half the size, cannot resume (fine here)
         load_best_model_at_end=keep_best,
-        metric_for_best_model="f1",
+        metric_for_best_model="f1_macro",
         greater_is_better=True,
         logging_steps=recipe.logging_steps,
         seed=recipe.seed,
@@ -210,7 +210,7 @@ class TextRun:
             "time_s": round(self.time_s, 1),
             "epochs run": len(self.history),
             "val_accuracy": m.get("eval_accuracy"),
-            "val_f1": m.get("eval_f1"),
+            "val_f1_macro": m.get("eval_f1_macro"),
         }
 
 

@@ -70,7 +70,7 @@ TABLE_FORMATS = {
     "val_loss": "{:.4f}",
     "time_s": "{:.1f}",
 }  # 1e-05, not 0.0000; 4,593,154, not 4593154
-METRICS = ("accuracy", "f1")  # what every lab run records on validation (and the test evaluation)
+METRICS = ("accuracy", "f1_macro")  # what every lab run records on validation (and the test evaluation)
 
 
 # =========================================================================================
@@ -268,7 +268,7 @@ class Runner:
         return history
 
     def evaluate(self, split: str = "test") -> dict:
-        """accuracy / f1 / loss of the model of the last run on 'val' or 'test'."""
+        """accuracy / f1_macro / loss of the model of the last run on 'val' or 'test'."""
         data = {"val": self.val_set, "test": self.test_set}.get(split)
         if split not in ("val", "test"):
             raise ConfigError(f"split must be 'val' or 'test', got {split!r}.")
