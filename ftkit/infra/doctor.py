@@ -128,12 +128,13 @@ def _torchvision(problems: list) -> str:
 
 
 def _hub() -> str:
-    from .presets import _offline, cache_dir
+    from .gguf import cache_dir
+    from .hub import offline
 
     converted = (cache_dir() / "smollm2-135m-instruct" / "ftkit_cache.json").is_file()
     mode = (
         "offline (HF_HUB_OFFLINE=1): hub never tried"
-        if _offline()
+        if offline()
         else "tried when loading (2.5 s check, not run now)"
     )
     return f"{mode}; ftkit cache {cache_dir()} (SmolLM2 converted: {'yes' if converted else 'no, first load ~20 s'})"
