@@ -39,12 +39,8 @@ _API = {
     "infra.preset_table": ["Preset"],
     "infra.gguf": ["cache_dir"],
     "infra.paths": ["sample_path"],
-    "data.images": [
-        "load_image_folder",
-        "load_images_for_prediction",
-        "show_samples",
-        "preview_augmentations",
-    ],
+    "data.images": ["load_image_folder", "load_images_for_prediction"],
+    "data.image_display": ["show_samples", "preview_augmentations"],
     "data.text": ["load_text_table", "make_imbalanced", "class_weights"],
     "data.instructions": [
         "load_instructions",
