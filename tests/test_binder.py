@@ -136,7 +136,8 @@ def test_torch_pins_and_cpu_index_match_the_makefile():
         if line.startswith("--")
     ]
     assert ["--extra-index-url", "https://download.pytorch.org/whl/cpu"] in options, (
-        "binder/requirements.txt must take torch from PyTorch's CPU index (PyPI's torch is a multi-GB CUDA build)"
+        "binder/requirements.txt must take torch from PyTorch's CPU index (PyPI's torch is a multi-GB CUDA "
+        "build)"
     )
 
 

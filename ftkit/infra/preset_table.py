@@ -82,11 +82,13 @@ class Preset:
         for column in texts:
             if not isinstance(getattr(self, column), str):
                 raise ConfigError(
-                    f"Preset {self.name!r}: {column} must be a string, got {getattr(self, column)!r}."
+                    f"Preset {self.name!r}: {column} must be a string, got {getattr(self, column)!r}. "
+                    "Put it in quotes."
                 )
         if not self.name.strip() or self.name != self.name.strip():
             raise ConfigError(
-                f"Preset name must be a non-empty name without outer spaces, got {self.name!r}."
+                f"Preset name must be a non-empty name without outer spaces, got {self.name!r}. Pick a name "
+                "like 'my-resnet'."
             )
         check_choice(f"{self.name!r} task", self.task, TASKS)
         check_choice(f"{self.name!r} kind", self.kind, KINDS)
@@ -100,7 +102,7 @@ class Preset:
             )
         if self.fallback is not None and (not isinstance(self.fallback, str) or self.fallback == self.name):
             raise ConfigError(
-                f"Preset {self.name!r} cannot fall back to {self.fallback!r}. Name another, packaged preset."
+                f"Preset {self.name!r} cannot fall back to {self.fallback!r}. Pick another, packaged preset."
             )
 
 
