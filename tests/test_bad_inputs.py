@@ -25,7 +25,8 @@ import ftkit
 from ftkit.errors import ConfigError, DataError, FtkitError
 
 FIX_WORDS = re.compile(
-    r"\b(pass|use|check|add|remove|re-?save|re-?export|delete|move|set|give|fix|put|choose|lower|did you mean|make|rename|keep|at least|point|pick|example|try)\b",
+    r"\b(pass|use|check|add|remove|re-?save|re-?export|delete|move|set|give|fix|put|choose|lower"
+    r"|did you mean|make|rename|keep|at least|point|pick|example|try)\b",
     re.I,
 )
 

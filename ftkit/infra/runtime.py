@@ -10,6 +10,7 @@ import os
 import random
 from dataclasses import dataclass
 
+from ..config import check_choice, check_int
 from ..errors import ConfigError
 
 __all__ = [
@@ -50,8 +51,7 @@ def seed_everything(seed: int = 0) -> int:
     import numpy as np
     import torch
 
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"Seed must be a non-negative integer, got {seed!r}. Pass e.g. SEED = 0.")
+    check_int("seed", seed, minimum=0)
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -104,7 +104,9 @@ PROFILES: dict[str, Profile] = {
         max_rows=None,
         max_records=None,
         epochs=5,
-        steps=30,  # lesson 04 in 4-10 min on 2 cores (measured 235 s with 30 steps, 495 s with 20 on a slower VM); the loss already falls visibly
+        # lesson 04 in 4-10 min on 2 cores (measured 235 s with 30 steps, 495 s with 20 on a slower
+        # VM); the loss already falls visibly
+        steps=30,
         batch_size=32,
         description="the real lesson on a 2-core CPU with pretrained models that work offline",
     ),
@@ -144,10 +146,7 @@ PROFILES: dict[str, Profile] = {
 def get_profile(name: str | None = None) -> Profile:
     """The profile called `name`, else $FTKIT_PROFILE, else 'default'."""
     key = name or os.environ.get("FTKIT_PROFILE") or "default"
-    if key not in PROFILES:
-        raise ConfigError(
-            f"Unknown profile {key!r}. Use one of: {', '.join(PROFILES)} (set PROFILE or FTKIT_PROFILE)."
-        )
+    check_choice("profile (PROFILE or FTKIT_PROFILE)", key, tuple(PROFILES))
     return PROFILES[key]
 
 
