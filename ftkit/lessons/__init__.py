@@ -1,4 +1,5 @@
-"""Run the lesson notebooks headless with papermill (what `make lessons` does).
+"""(Transitional home: on the new layout this is ftkit/infra/run_lessons.py.)
+Run the lesson notebooks headless with papermill (what `make lessons` does).
 
 Each notebook has one cell tagged `parameters`; we inject PROFILE and OUTPUT_DIR, the
 notebook writes OUTPUT_DIR/results.json, and we collect those into one table.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["lesson_notebooks", "run_lessons"]
 
@@ -28,8 +29,8 @@ def run_lessons(notebooks_dir: Path, out_dir: Path, profile: str = "default", on
     """Execute each lesson into `out_dir/<lesson>/` and return the results table."""
     import papermill as pm
 
-    from .results import results_table
-    from .runtime import get_profile
+    from ..results import results_table
+    from ..runtime import get_profile
 
     get_profile(profile)  # validate the name before any notebook starts
     out_dir = Path(out_dir).resolve()
