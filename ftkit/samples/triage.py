@@ -23,14 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.clean import cn_id_check_digit
 from . import triage_phrases as P
 
-__all__ = ["TRIAGE_LABELS", "generate_triage", "write_triage", "cn_id_check_digit"]
+__all__ = ["TRIAGE_LABELS", "generate_triage", "write_triage"]
 
 TRIAGE_LABELS = ("urgent", "soon", "routine")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "triage"
 COUNTS = {"urgent": 72, "soon": 240, "routine": 230}  # new rows; with the legacy rows urgent is ~16 %
-MAX_SIMILARITY = 0.75  # character-trigram Jaccard: a new row this close to an earlier one is drawn again
+MAX_SIMILARITY = 0.6  # character-trigram Jaccard: a new row this close to an earlier one is drawn again
 # legacy "appointment" rows that are routine care rather than "see a doctor within days" (1-based data rows)
 LEGACY_ROUTINE = {19, 24, 51, 53, 62, 75, 81, 86, 105, 118, 143, 153}
 LEGACY_MAP = {"urgent": "urgent", "appointment": "soon", "self_care": "routine"}
@@ -51,12 +52,6 @@ BORDERLINE = {
     "a low-grade temperature of 37.4 with a cold, playing happily": "soon",
     "stitches that should have come out two days ago": "routine",
 }
-
-
-def cn_id_check_digit(first17: str) -> str:
-    """The check character of an 18-digit Chinese resident ID (ISO 7064 MOD 11-2, GB 11643)."""
-    weights = [2 ** (17 - i) % 11 for i in range(17)]
-    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
 
 
 # ---- one message ---------------------------------------------------------------------------
@@ -230,8 +225,9 @@ def _near_copy(row: dict, rng) -> dict:
         en, zh = en.lower(), zh.replace("，", ", ")
     elif how == 1:
         en, zh = "  " + en.rstrip(".!?") + " ", zh.rstrip("。！？") + " "
-    else:
-        en, zh = en.replace("  ", " ").replace(" the ", " ", 1).replace(",", "", 1), zh.replace("，", " ", 1)
+    else:  # one letter (English) or one character (Chinese) dropped: a near copy, not an exact one
+        i = len(en) // 2
+        en, zh = en[:i] + en[i + 1:], zh[1:]  # a Chinese text loses its first character
     return dict(row, en=en, zh=zh)
 
 
