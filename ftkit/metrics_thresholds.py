@@ -19,22 +19,35 @@ import numpy as np
 
 from .errors import ConfigError, DataError
 
-__all__ = ["one_vs_rest", "ThresholdChoice", "pick_threshold", "at_threshold", "predict_with_threshold",
-           "curves", "plot_roc_pr"]
+__all__ = [
+    "one_vs_rest",
+    "ThresholdChoice",
+    "pick_threshold",
+    "at_threshold",
+    "predict_with_threshold",
+    "curves",
+    "plot_roc_pr",
+]
 
 
 def _binary(y_true, score):
     y = np.asarray(y_true)
     s = np.asarray(score, dtype=float)
     if y.ndim != 1 or s.ndim != 1 or len(y) != len(s):
-        raise DataError(f"y_true and score must be two 1-D arrays of the same length, got shapes {y.shape} and {s.shape}.")
+        raise DataError(
+            f"y_true and score must be two 1-D arrays of the same length, got shapes {y.shape} and {s.shape}."
+        )
     if not np.isin(y, (0, 1, True, False)).all():
-        raise DataError("y_true must be 0/1 (1 = the positive class). Build it with one_vs_rest(labels, probs, positive).")
+        raise DataError(
+            "y_true must be 0/1 (1 = the positive class). Build it with one_vs_rest(labels, probs, positive)."
+        )
     y = y.astype(int)
     if y.sum() == 0 or y.sum() == len(y):
         which = "positive" if y.sum() == 0 else "negative"
-        raise DataError(f"y_true has no {which} example, so recall or false alarms are undefined. "
-                        "Use a split that holds both (a stratified split does).")
+        raise DataError(
+            f"y_true has no {which} example, so recall or false alarms are undefined. "
+            "Use a split that holds both (a stratified split does)."
+        )
     return y, s
 
 
@@ -42,10 +55,14 @@ def one_vs_rest(labels, probs, positive: int):
     """(y, score): y = 1 where `labels` == `positive`, score = the predicted probability of `positive`."""
     probs = np.asarray(probs, dtype=float)
     if probs.ndim != 2 or not 0 <= positive < probs.shape[1]:
-        raise ConfigError(f"positive must be a class id of probs (0..{probs.shape[-1] - 1}), got {positive!r}.")
+        raise ConfigError(
+            f"positive must be a class id of probs (0..{probs.shape[-1] - 1}), got {positive!r}."
+        )
     labels = np.asarray(labels)
     if len(labels) != len(probs):
-        raise DataError(f"{len(labels)} labels but {len(probs)} rows of probabilities. Pass the same split's.")
+        raise DataError(
+            f"{len(labels)} labels but {len(probs)} rows of probabilities. Pass the same split's."
+        )
     return (labels == positive).astype(int), probs[:, positive]
 
 
@@ -71,7 +88,9 @@ def at_threshold(y_true, score, threshold: float) -> ThresholdChoice:
     flag = s >= threshold
     tp, fp = int((flag & (y == 1)).sum()), int((flag & (y == 0)).sum())
     pos, neg = int(y.sum()), int((y == 0).sum())
-    return ThresholdChoice(float(threshold), tp / pos, tp / max(tp + fp, 1), fp / neg, int(flag.sum()), pos, neg)
+    return ThresholdChoice(
+        float(threshold), tp / pos, tp / max(tp + fp, 1), fp / neg, int(flag.sum()), pos, neg
+    )
 
 
 def pick_threshold(y_true, score, min_recall: float = 0.9) -> ThresholdChoice:
@@ -80,10 +99,14 @@ def pick_threshold(y_true, score, min_recall: float = 0.9) -> ThresholdChoice:
     from sklearn.metrics import roc_curve
 
     if not isinstance(min_recall, (int, float)) or not 0 < min_recall <= 1:
-        raise ConfigError(f"min_recall is a share in (0, 1], got {min_recall!r}. E.g. 0.9: miss at most 1 in 10.")
+        raise ConfigError(
+            f"min_recall is a share in (0, 1], got {min_recall!r}. E.g. 0.9: miss at most 1 in 10."
+        )
     y, s = _binary(y_true, score)
     _, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
-    ok = np.flatnonzero(tpr >= min_recall - 1e-12)  # thresholds fall along the curve: the first ok is the highest
+    ok = np.flatnonzero(
+        tpr >= min_recall - 1e-12
+    )  # thresholds fall along the curve: the first ok is the highest
     threshold = float(min(thresholds[ok[0]], 1.0))  # roc_curve's first threshold is +inf (flag nothing)
     return at_threshold(y, s, threshold)
 
@@ -92,7 +115,9 @@ def predict_with_threshold(probs, positive: int, threshold: float) -> np.ndarray
     """Class ids: `positive` wherever its probability is >= `threshold`, else the most likely other class."""
     probs = np.asarray(probs, dtype=float)
     if probs.ndim != 2 or not 0 <= positive < probs.shape[1]:
-        raise ConfigError(f"positive must be a class id of probs (0..{probs.shape[-1] - 1}), got {positive!r}.")
+        raise ConfigError(
+            f"positive must be a class id of probs (0..{probs.shape[-1] - 1}), got {positive!r}."
+        )
     others = probs.copy()
     others[:, positive] = -np.inf
     return np.where(probs[:, positive] >= threshold, positive, others.argmax(axis=1))
@@ -105,9 +130,17 @@ def curves(y_true, score) -> dict:
     y, s = _binary(y_true, score)
     fpr, tpr, roc_t = roc_curve(y, s)
     precision, recall, pr_t = precision_recall_curve(y, s)
-    return dict(fpr=fpr, tpr=tpr, roc_thresholds=roc_t, precision=precision, recall=recall, pr_thresholds=pr_t,
-                roc_auc=float(roc_auc_score(y, s)), average_precision=float(average_precision_score(y, s)),
-                base_rate=float(y.mean()))
+    return dict(
+        fpr=fpr,
+        tpr=tpr,
+        roc_thresholds=roc_t,
+        precision=precision,
+        recall=recall,
+        pr_thresholds=pr_t,
+        roc_auc=float(roc_auc_score(y, s)),
+        average_precision=float(average_precision_score(y, s)),
+        base_rate=float(y.mean()),
+    )
 
 
 def plot_roc_pr(y_true, score, threshold: float | None = None, name: str = "positive"):

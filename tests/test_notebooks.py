@@ -16,6 +16,8 @@ METRICS = {
     "03_bert_sentiment": ("eval_accuracy", "eval_f1"),
     "04_qwen_lora": ("eval_loss_before", "eval_loss_after", "reload_identical", "peak_rss_mb"),
     "05_overfitting_lab": ("test_accuracy", "test_f1", "val_accuracy", "few_images_val_loss", "all_images_val_loss"),
+    "06_triage_case": ("macro_f1", "urgent_recall", "urgent_recall_at_threshold", "false_alarm_rate_at_threshold",
+                       "kappa", "leaked_duplicates_found", "pii_found"),
 }
 
 

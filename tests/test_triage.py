@@ -1,4 +1,4 @@
-"""Lesson 06's tools: anonymisation, careful cleaning, duplicate/leak finding, thresholds, the triage files."""
+"""Lesson 06's tools: anonymisation, careful cleaning, duplicates and leaks, thresholds, the triage files."""
 
 import json
 import shutil
@@ -8,12 +8,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ftkit.data.clean import (anonymise, careful_clean, cn_id_check_digit, cn_id_valid, find_conflicts,
-                              find_duplicates, find_leaks, find_pii, seed_clean_text, short_texts)
+from ftkit.data.clean import (
+    anonymise,
+    careful_clean,
+    cn_id_check_digit,
+    cn_id_valid,
+    find_conflicts,
+    find_duplicates,
+    find_leaks,
+    find_pii,
+    seed_clean_text,
+    short_texts,
+)
 from ftkit.errors import ConfigError, DataError
 from ftkit.lessons import l06_triage as triage
-from ftkit.metrics_thresholds import (at_threshold, curves, one_vs_rest, pick_threshold, plot_roc_pr,
-                                      predict_with_threshold)
+from ftkit.metrics_thresholds import (
+    at_threshold,
+    curves,
+    one_vs_rest,
+    pick_threshold,
+    plot_roc_pr,
+    predict_with_threshold,
+)
 
 TRIAGE = Path(__file__).resolve().parent.parent / "data_samples" / "triage"
 VALID_ID = "110105198506121045"  # made up; check digit computed by ISO 7064 MOD 11-2
@@ -24,26 +40,29 @@ def kinds(text):
 
 
 # ---- anonymisation: every pattern, both languages ----------------------------------------------
-@pytest.mark.parametrize("text, kind, value", [
-    ("My name is Emma Clarke, I feel sick.", "PERSON", "Emma Clarke"),
-    ("This is Grace O'Neill speaking.", "PERSON", "Grace O'Neill"),
-    ("Please ask Dr. Patel to call.", "PERSON", "Patel"),
-    ("我叫张伟，胸口疼。", "PERSON", "张伟"),
-    ("患者王芳，女，61岁。", "PERSON", "王芳"),
-    ("Call me on 07700 900123 please.", "PHONE", "07700 900123"),
-    ("My number is (202) 555-0147.", "PHONE", "(202) 555-0147"),
-    ("电话13912345678。", "PHONE", "13912345678"),
-    ("Call +86 139 1234 5678 now", "PHONE", "+86 139 1234 5678"),
-    ("Reply to emma.clarke@example.com thanks", "EMAIL", "emma.clarke@example.com"),
-    ("邮箱li.na@example.org。", "EMAIL", "li.na@example.org"),
-    (f"ID {VALID_ID}.", "CN_ID", VALID_ID),
-    (f"身份证号{VALID_ID}。", "CN_ID", VALID_ID),
-    ("DOB 04/11/1961.", "DATE", "04/11/1961"),
-    ("born 12 March 1961", "DATE", "12 March 1961"),
-    ("出生日期1961年3月12日。", "DATE", "1961年3月12日"),
-    ("I live at 14 Elm Road, Leeds.", "ADDRESS", "14 Elm Road, Leeds"),
-    ("住址：北京市朝阳区建国路88号。", "ADDRESS", "北京市朝阳区建国路88号"),
-])
+@pytest.mark.parametrize(
+    "text, kind, value",
+    [
+        ("My name is Emma Clarke, I feel sick.", "PERSON", "Emma Clarke"),
+        ("This is Grace O'Neill speaking.", "PERSON", "Grace O'Neill"),
+        ("Please ask Dr. Patel to call.", "PERSON", "Patel"),
+        ("我叫张伟，胸口疼。", "PERSON", "张伟"),
+        ("患者王芳，女，61岁。", "PERSON", "王芳"),
+        ("Call me on 07700 900123 please.", "PHONE", "07700 900123"),
+        ("My number is (202) 555-0147.", "PHONE", "(202) 555-0147"),
+        ("电话13912345678。", "PHONE", "13912345678"),
+        ("Call +86 139 1234 5678 now", "PHONE", "+86 139 1234 5678"),
+        ("Reply to emma.clarke@example.com thanks", "EMAIL", "emma.clarke@example.com"),
+        ("邮箱li.na@example.org。", "EMAIL", "li.na@example.org"),
+        (f"ID {VALID_ID}.", "CN_ID", VALID_ID),
+        (f"身份证号{VALID_ID}。", "CN_ID", VALID_ID),
+        ("DOB 04/11/1961.", "DATE", "04/11/1961"),
+        ("born 12 March 1961", "DATE", "12 March 1961"),
+        ("出生日期1961年3月12日。", "DATE", "1961年3月12日"),
+        ("I live at 14 Elm Road, Leeds.", "ADDRESS", "14 Elm Road, Leeds"),
+        ("住址：北京市朝阳区建国路88号。", "ADDRESS", "北京市朝阳区建国路88号"),
+    ],
+)
 def test_each_pattern_is_found_and_replaced(text, kind, value):
     found = find_pii(text)
     assert [(m.kind, m.text) for m in found] == [(kind, value)]
@@ -51,18 +70,21 @@ def test_each_pattern_is_found_and_replaced(text, kind, value):
     assert value not in safe and f"<{kind}>" in safe
 
 
-@pytest.mark.parametrize("text", [
-    "BP 220/130 with a pounding headache, temperature 38.5.",
-    "Blood sugar 1.9 at 07:30, heart rate 180.",
-    "Order number 110105194912310029 is not an ID (wrong check digit).",
-    "110105198513121043 has a 13th month, so it is not an ID either.",
-    "I have had chest pain for 3 days and lost 5 kg in 2 months.",
-    "This is urgent, my son can't breathe!",
-    "我不发烧，胸口疼，血压165/100。",
-    "我是说真的，头很疼。",
-    "Readings of 165/100 on the monitor three days running.",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BP 220/130 with a pounding headache, temperature 38.5.",
+        "Blood sugar 1.9 at 07:30, heart rate 180.",
+        "Order number 110105194912310029 is not an ID (wrong check digit).",
+        "110105198513121043 has a 13th month, so it is not an ID either.",
+        "I have had chest pain for 3 days and lost 5 kg in 2 months.",
+        "This is urgent, my son can't breathe!",
+        "我不发烧，胸口疼，血压165/100。",
+        "我是说真的，头很疼。",
+        "Readings of 165/100 on the monitor three days running.",
+        "",
+    ],
+)
 def test_text_without_personal_data_is_left_alone(text):
     assert find_pii(text) == []
     assert anonymise(text)[0] == text
@@ -101,9 +123,14 @@ def test_seed_cleaner_strips_signal_and_careful_cleaner_keeps_it():
 
 # ---- duplicates, leaks, conflicts, short rows ------------------------------------------------------
 def test_duplicates_exact_near_and_distinct():
-    texts = ["My chest hurts badly since an hour and I feel sick!", "my chest hurts badly since an hour and i feel sick",
-             "My chest hurts bdly since an hour and I feel sick!", "I need a repeat prescription for my inhaler.",
-             "我胸口疼了一个小时，很厉害。", "胸口疼了一个小时，很厉害。"]
+    texts = [
+        "My chest hurts badly since an hour and I feel sick!",
+        "my chest hurts badly since an hour and i feel sick",
+        "My chest hurts bdly since an hour and I feel sick!",
+        "I need a repeat prescription for my inhaler.",
+        "我胸口疼了一个小时，很厉害。",
+        "胸口疼了一个小时，很厉害。",
+    ]
     pairs = find_duplicates(texts)
     found = {(i, j): k for i, j, _, k in pairs.itertuples(index=False)}
     assert found[(0, 1)] == "exact" and found[(0, 2)] == "near" and found[(1, 2)] == "near"
@@ -119,10 +146,17 @@ def test_threshold_must_be_a_similarity():
 
 
 def test_leaks_only_across_splits():
-    train = ["Crushing chest pain for twenty minutes.", "Crushing chest pain for twenty minutes.", "A mild cold."]
+    train = [
+        "Crushing chest pain for twenty minutes.",
+        "Crushing chest pain for twenty minutes.",
+        "A mild cold.",
+    ]
     test = ["crushing chest pain for twenty minutes", "Can I book a flu jab?"]
     leaks = find_leaks({"train": train, "test": test})
-    assert sorted(zip(leaks["row_a"], leaks["row_b"])) == [(0, 0), (1, 0)]  # the train copy pair is not a leak
+    assert sorted(zip(leaks["row_a"], leaks["row_b"])) == [
+        (0, 0),
+        (1, 0),
+    ]  # the train copy pair is not a leak
     assert set(leaks["split_a"]) == {"train"} and set(leaks["split_b"]) == {"test"}
     assert find_leaks({"train": ["A mild cold."], "test": ["Can I book a flu jab?"]}).empty
     with pytest.raises(ConfigError):
@@ -139,14 +173,26 @@ def test_conflicts_are_copies_with_different_labels():
 
 
 def test_short_texts():
-    assert short_texts(["", "   ", "help", "?", "疼", "救命", "I bled a lot", "胸口疼得厉害", "Chest pain"]).tolist() == \
-        [0, 1, 2, 3, 4, 5]
+    assert short_texts(
+        ["", "   ", "help", "?", "疼", "救命", "I bled a lot", "胸口疼得厉害", "Chest pain"]
+    ).tolist() == [0, 1, 2, 3, 4, 5]
 
 
 def test_clean_table_drops_conflicts_and_later_copies():
-    frame = pd.DataFrame({"id": list("abcdef"), "label": ["urgent", "urgent", "soon", "soon", "routine", "soon"],
-                          "text": ["Crushing chest pain now!", "crushing chest pain now", "Cough for three weeks.",
-                                   "Cough for three weeks!", "", "My name is Emma Clarke, ankle sore for a week."]})
+    frame = pd.DataFrame(
+        {
+            "id": list("abcdef"),
+            "label": ["urgent", "urgent", "soon", "soon", "routine", "soon"],
+            "text": [
+                "Crushing chest pain now!",
+                "crushing chest pain now",
+                "Cough for three weeks.",
+                "Cough for three weeks!",
+                "",
+                "My name is Emma Clarke, ankle sore for a week.",
+            ],
+        }
+    )
     frame.loc[3, "label"] = "routine"  # the two cough messages now disagree
     clean, report = triage.clean_table(frame)
     assert clean["id"].tolist() == ["a", "f"]
@@ -192,13 +238,19 @@ def test_one_vs_rest_predict_with_threshold_and_curves():
 
 
 # ---- the lesson's reader: bad inputs are one-line errors --------------------------------------------
-@pytest.mark.parametrize("content, message", [
-    ("", "is empty"),
-    ("text,label\n", "no data rows"),
-    ("text,label\nChest pain,urgent\nA cold,routine\nHeadache,critical\n", "line 4: unknown label 'critical'"),
-    ("text,label\nChest pain,urgent\nStroke,urgent\n", "one class only"),
-    ("message,label\nChest pain,urgent\n", "no 'text' column"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty"),
+        ("text,label\n", "no data rows"),
+        (
+            "text,label\nChest pain,urgent\nA cold,routine\nHeadache,critical\n",
+            "line 4: unknown label 'critical'",
+        ),
+        ("text,label\nChest pain,urgent\nStroke,urgent\n", "one class only"),
+        ("message,label\nChest pain,urgent\n", "no 'text' column"),
+    ],
+)
 def test_read_triage_bad_inputs(tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content, encoding="utf-8")
@@ -214,8 +266,13 @@ def test_read_triage_missing_file(tmp_path):
 
 # ---- splits, oversampling, schedules -------------------------------------------------------------------
 def test_stratified_split_and_oversample():
-    frame = pd.DataFrame({"id": range(200), "text": [f"t{i}" for i in range(200)],
-                          "label": ["urgent"] * 40 + ["soon"] * 60 + ["routine"] * 100})
+    frame = pd.DataFrame(
+        {
+            "id": range(200),
+            "text": [f"t{i}" for i in range(200)],
+            "label": ["urgent"] * 40 + ["soon"] * 60 + ["routine"] * 100,
+        }
+    )
     parts = triage.stratified_split(frame, seed=3)
     assert [len(parts[n]) for n in ("train", "val", "test")] == [140, 30, 30]
     for part in parts.values():
@@ -231,7 +288,11 @@ def test_lr_schedules_warm_up_then_decay():
     table = triage.lr_schedules(100, warmup=0.1, lr=1e-4)
     assert list(table.columns) == ["linear", "cosine"] and len(table) == 100
     for name in table:
-        assert table[name].iloc[0] == 0 and table[name].idxmax() == 10 and table[name].max() == pytest.approx(1e-4)
+        assert (
+            table[name].iloc[0] == 0
+            and table[name].idxmax() == 10
+            and table[name].max() == pytest.approx(1e-4)
+        )
     assert table.loc[30, "cosine"] > table.loc[30, "linear"]  # the half cosine stays high longer...
     assert table.loc[80, "cosine"] < table.loc[80, "linear"]  # ...then falls faster
 
@@ -243,9 +304,15 @@ def test_triage_files_sizes_classes_and_alignment():
     assert len(en) >= 600 and len(zh) >= 600 and en["id"].tolist() == zh["id"].tolist()
     assert set(en["label"]) == set(zh["label"]) == set(triage.TRIAGE_LABELS)
     assert (en["label"] == zh["label"]).all()
-    assert en["label"].value_counts()["urgent"] < en["label"].value_counts().min() + 1  # urgent is the rare class
+    assert (
+        en["label"].value_counts()["urgent"] < en["label"].value_counts().min() + 1
+    )  # urgent is the rare class
     second = pd.read_csv(TRIAGE / "second_labels.csv", dtype=str)
-    assert len(second) >= 60 and set(second["id"]) <= set(en["id"]) and set(second["label"]) <= set(triage.TRIAGE_LABELS)
+    assert (
+        len(second) >= 60
+        and set(second["id"]) <= set(en["id"])
+        and set(second["label"]) <= set(triage.TRIAGE_LABELS)
+    )
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -255,7 +322,10 @@ def test_every_planted_defect_is_found(lang):
     ids = frame["id"].to_numpy()
     pairs = find_duplicates(frame["text"])
     in_pairs = set(ids[pairs["i"]]) | set(ids[pairs["j"]])
-    assert set(defects["exact_duplicate"] + defects["near_duplicate"] + defects["contradictory_label"]) <= in_pairs
+    assert (
+        set(defects["exact_duplicate"] + defects["near_duplicate"] + defects["contradictory_label"])
+        <= in_pairs
+    )
     assert set(ids[short_texts(frame["text"])]) == set(defects["too_short"])
     conflicts = find_conflicts(frame["text"], frame["label"])
     assert set(defects["contradictory_label"]) <= set(ids[conflicts["i"]]) | set(ids[conflicts["j"]])
@@ -272,3 +342,22 @@ def test_generator_reproduces_the_committed_files(tmp_path):
     write_triage(tmp_path)
     for name in ("triage_en.csv", "triage_zh.csv", "second_labels.csv", "planted_defects.json"):
         assert (tmp_path / name).read_bytes() == (TRIAGE / name).read_bytes(), name
+
+
+def test_readme_counts_match_the_files():
+    readme = (TRIAGE / "README.md").read_text(encoding="utf-8")
+    for lang in ("en", "zh"):
+        frame = pd.read_csv(TRIAGE / f"triage_{lang}.csv", dtype=str, keep_default_na=False)
+        counts = frame["label"].value_counts()
+        assert f"| `triage_{lang}.csv` | {len(frame)} |" in readme
+    assert ", ".join(f"`{c}` {counts[c]}" for c in triage.TRIAGE_LABELS) in readme
+    defects = json.loads((TRIAGE / "planted_defects.json").read_text(encoding="utf-8"))
+    for name in (
+        "exact_duplicate",
+        "near_duplicate",
+        "contradictory_label",
+        "too_short",
+        "pii",
+        "html_debris",
+    ):
+        assert f"| `{name}` | {len(defects[name])} |" in readme, name

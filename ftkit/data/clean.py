@@ -28,8 +28,20 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["seed_clean_text", "careful_clean", "PiiMatch", "find_pii", "anonymise", "cn_id_valid", "cn_id_check_digit",
-           "normalise_for_dedup", "find_duplicates", "find_leaks", "find_conflicts", "short_texts"]
+__all__ = [
+    "seed_clean_text",
+    "careful_clean",
+    "PiiMatch",
+    "find_pii",
+    "anonymise",
+    "cn_id_valid",
+    "cn_id_check_digit",
+    "normalise_for_dedup",
+    "find_duplicates",
+    "find_leaks",
+    "find_conflicts",
+    "short_texts",
+]
 
 # ---- cleaning ----------------------------------------------------------------------------------
 _TAG = re.compile(r"<[^>]+>")
@@ -54,7 +66,10 @@ def careful_clean(text: str, nfkc: bool = False) -> str:
     `nfkc=True` also folds full-width characters to their ASCII forms ("？" -> "?", "１" -> "1").
     """
     if not isinstance(text, str):
-        raise DataError(f"careful_clean expects a string, got {type(text).__name__}. Convert the column with .astype(str).")
+        raise DataError(
+            f"careful_clean expects a string, got {type(text).__name__}. "
+            "Convert the column with .astype(str)."
+        )
     text = _TAG.sub(" ", text)
     text = html.unescape(text)
     text = _INVISIBLE.sub("", text)
@@ -80,17 +95,26 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 _DATE = re.compile(
     r"\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}|(?:19|20)\d{2}-\d{1,2}-\d{1,2}"
     rf"|\d{{1,2}} (?:{_MONTHS}) (?:19|20)\d{{2}}|(?:{_MONTHS}) \d{{1,2}}, (?:19|20)\d{{2}})\b"
-    r"|(?:19|20)\d{2}年\d{1,2}月\d{1,2}日")
+    r"|(?:19|20)\d{2}年\d{1,2}月\d{1,2}日"
+)
 _NAME_WORD = r"(?:[A-Z][a-z]*['’][A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z][a-z]+)?)"  # Emma, O'Neill, Smith-Jones
-_NAME_EN = re.compile(r"(?:\b(?:[Mm]y name is|[Tt]his is|I am|I'm|[Pp]atient:?|[Nn]ame:)\s+"
-                      rf"|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)({_NAME_WORD}(?:\s+{_NAME_WORD})*)")
+_NAME_EN = re.compile(
+    r"(?:\b(?:[Mm]y name is|[Tt]his is|I am|I'm|[Pp]atient:?|[Nn]ame:)\s+"
+    rf"|\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)({_NAME_WORD}(?:\s+{_NAME_WORD})*)"
+)
 # The most common Chinese surnames (they cover most of the population): a cue word + surname + 1-2 characters
-_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-             "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
-_NAME_ZH = re.compile(rf"(?:我叫|我是|患者|病人|姓名[:：]?|联系人[:：]?)([{_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=[，,。：:\s（(]|$)")
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+_NAME_ZH = re.compile(
+    rf"(?:我叫|我是|患者|病人|姓名[:：]?|联系人[:：]?)([{_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=[，,。：:\s（(]|$)"
+)
 _STREETS = "Road|Street|Lane|Avenue|Close|Drive|Way|Place|Court|Crescent|Gardens|Terrace"
-_ADDRESS = re.compile(rf"\b\d{{1,4}}[A-Za-z]? (?:[A-Z][a-z]+ ){{1,3}}(?:{_STREETS})\b(?:, [A-Z][a-z]+)?"
-                      r"|[\u4e00-\u9fff]{2,3}[省市](?:[\u4e00-\u9fff]{1,6}?[区县市])?[\u4e00-\u9fff]{1,8}?(?:路|街|道|大道)\d{1,5}号")
+_ADDRESS = re.compile(
+    rf"\b\d{{1,4}}[A-Za-z]? (?:[A-Z][a-z]+ ){{1,3}}(?:{_STREETS})\b(?:, [A-Z][a-z]+)?"
+    r"|[\u4e00-\u9fff]{2,3}[省市](?:[\u4e00-\u9fff]{1,6}?[区县市])?[\u4e00-\u9fff]{1,8}?(?:路|街|道|大道)\d{1,5}号"
+)
 PHONE_REGIONS = ("GB", "US", "CN")  # numbers written without a country code are read as these countries'
 MIN_PHONE_DIGITS = 10  # GB, US and CN numbers have 10-11 digits; a blood pressure "165/100" has 6
 
@@ -148,7 +172,7 @@ def anonymise(text: str, regions=PHONE_REGIONS) -> tuple[str, list[PiiMatch]]:
     """(`text` with each piece of personal data replaced by `<KIND>`, the matches)."""
     found = find_pii(text, regions)
     for m in reversed(found):
-        text = text[:m.start] + f"<{m.kind}>" + text[m.end:]
+        text = text[: m.start] + f"<{m.kind}>" + text[m.end :]
     return text, found
 
 
@@ -160,7 +184,9 @@ def normalise_for_dedup(text: str) -> str:
 
 def _check_threshold(threshold) -> None:
     if not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise ConfigError(f"threshold is a cosine similarity in (0, 1], got {threshold!r}. 0.9 finds near copies.")
+        raise ConfigError(
+            f"threshold is a cosine similarity in (0, 1], got {threshold!r}. 0.9 finds near copies."
+        )
 
 
 def find_duplicates(texts, threshold: float = 0.9) -> pd.DataFrame:
@@ -181,7 +207,9 @@ def find_duplicates(texts, threshold: float = 0.9) -> pd.DataFrame:
     columns = ["i", "j", "similarity", "kind"]
     if len(rows) < 2:
         return pd.DataFrame(columns=columns)
-    vectors = TfidfVectorizer(analyzer="char", ngram_range=(2, 4), use_idf=False).fit_transform([keys[i] for i in rows])
+    vectors = TfidfVectorizer(analyzer="char", ngram_range=(2, 4), use_idf=False).fit_transform(
+        [keys[i] for i in rows]
+    )
     nn = NearestNeighbors(metric="cosine", radius=1 - threshold + 1e-9, algorithm="brute").fit(vectors)
     distances, neighbours = nn.radius_neighbors(vectors)
     pairs = []
@@ -201,7 +229,9 @@ def find_leaks(splits: dict, threshold: float = 0.9) -> pd.DataFrame:
     within each split).
     """
     if not isinstance(splits, dict) or len(splits) < 2:
-        raise ConfigError("find_leaks needs a dict of at least two splits, e.g. {'train': texts, 'test': texts}.")
+        raise ConfigError(
+            "find_leaks needs a dict of at least two splits, e.g. {'train': texts, 'test': texts}."
+        )
     names, positions, texts = [], [], []
     for name, part in splits.items():
         part = list(part)
@@ -209,9 +239,14 @@ def find_leaks(splits: dict, threshold: float = 0.9) -> pd.DataFrame:
         positions += list(range(len(part)))
         texts += [str(t) for t in part]
     pairs = find_duplicates(texts, threshold)
-    out = [(names[i], positions[i], names[j], positions[j], s, k, texts[i], texts[j])
-           for i, j, s, k in pairs.itertuples(index=False) if names[i] != names[j]]
-    return pd.DataFrame(out, columns=["split_a", "row_a", "split_b", "row_b", "similarity", "kind", "text_a", "text_b"])
+    out = [
+        (names[i], positions[i], names[j], positions[j], s, k, texts[i], texts[j])
+        for i, j, s, k in pairs.itertuples(index=False)
+        if names[i] != names[j]
+    ]
+    return pd.DataFrame(
+        out, columns=["split_a", "row_a", "split_b", "row_b", "similarity", "kind", "text_a", "text_b"]
+    )
 
 
 def find_conflicts(texts, labels, threshold: float = 0.9) -> pd.DataFrame:
@@ -222,7 +257,9 @@ def find_conflicts(texts, labels, threshold: float = 0.9) -> pd.DataFrame:
     labels = list(labels)
     texts = list(texts)
     if len(labels) != len(texts):
-        raise DataError(f"find_conflicts got {len(texts)} texts but {len(labels)} labels. Pass one label per text.")
+        raise DataError(
+            f"find_conflicts got {len(texts)} texts but {len(labels)} labels. Pass one label per text."
+        )
     pairs = find_duplicates(texts, threshold)
     pairs["label_i"] = [labels[i] for i in pairs["i"]]
     pairs["label_j"] = [labels[j] for j in pairs["j"]]

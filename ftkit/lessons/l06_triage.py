@@ -16,21 +16,43 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.clean import (anonymise, careful_clean, find_conflicts, find_duplicates, find_leaks, seed_clean_text,
-                          short_texts)
+from ..data.clean import anonymise, careful_clean, find_duplicates, seed_clean_text, short_texts
 from ..errors import ConfigError, DataError
 
-__all__ = ["TRIAGE_LABELS", "TRIAGE_DIR", "sample_file", "read_triage", "CleaningReport", "clean_table",
-           "stratified_split", "to_text_data", "oversample", "punctuation_damage", "bag_of_words_f1",
-           "lr_schedules", "seed_best_metric_crash", "freeze_lower_half", "lora_parameter_count", "SEED_RESULTS", "results_row",
-           "worst_mistakes", "second_labels"]
+__all__ = [
+    "TRIAGE_LABELS",
+    "TRIAGE_DIR",
+    "sample_file",
+    "read_triage",
+    "CleaningReport",
+    "clean_table",
+    "stratified_split",
+    "to_text_data",
+    "oversample",
+    "punctuation_damage",
+    "bag_of_words_f1",
+    "lr_schedules",
+    "seed_best_metric_crash",
+    "freeze_lower_half",
+    "lora_parameter_count",
+    "SEED_RESULTS",
+    "results_row",
+    "worst_mistakes",
+    "second_labels",
+]
 
 TRIAGE_LABELS = ["urgent", "soon", "routine"]  # most to least urgent; the order of the class ids
 TRIAGE_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "triage"
 # The seed article's reported results (its section 3.4); its "misjudgement under 5 %" is 95 %+ accuracy,
 # which its own 92.3 % accuracy contradicts.
-SEED_RESULTS = {"model": "roberta-base + LoRA (seed article)", "accuracy": 0.923, "macro_f1": 0.918,
-                "urgent_recall": None, "trainable %": None, "time": "2 h on an RTX 3090"}
+SEED_RESULTS = {
+    "model": "roberta-base + LoRA (seed article)",
+    "accuracy": 0.923,
+    "macro_f1": 0.918,
+    "urgent_recall": None,
+    "trainable %": None,
+    "time": "2 h on an RTX 3090",
+}
 
 
 def sample_file(language: str = "en") -> Path:
@@ -48,25 +70,35 @@ def read_triage(path, labels=TRIAGE_LABELS) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path.name} is empty. Pass a CSV with a header row 'text,label' and data rows.") from None
+        raise DataError(
+            f"{path.name} is empty. Pass a CSV with a header row 'text,label' and data rows."
+        ) from None
     except pd.errors.ParserError as err:
-        raise DataError(f"{path.name} is not a readable CSV ({str(err).strip().splitlines()[-1]}). "
-                        "Quote texts that contain commas.") from None
+        raise DataError(
+            f"{path.name} is not a readable CSV ({str(err).strip().splitlines()[-1]}). "
+            "Quote texts that contain commas."
+        ) from None
     missing = [c for c in ("text", "label") if c not in frame.columns]
     if missing:
-        raise DataError(f"{path.name} has no {missing[0]!r} column (columns: {', '.join(frame.columns)}). "
-                        "Rename the columns to text,label.")
+        raise DataError(
+            f"{path.name} has no {missing[0]!r} column (columns: {', '.join(frame.columns)}). "
+            "Rename the columns to text,label."
+        )
     if frame.empty:
         raise DataError(f"{path.name} has a header but no data rows. Add labelled messages.")
     frame["label"] = frame["label"].str.strip()
     unknown = sorted(set(frame["label"]) - set(labels))
     if unknown:
         row = int(np.flatnonzero((frame["label"] == unknown[0]).to_numpy())[0]) + 2  # +1 header, +1 from 1
-        raise DataError(f"{path.name} line {row}: unknown label {unknown[0]!r}; allowed: {', '.join(labels)}. "
-                        "Fix the label or pass labels=.")
+        raise DataError(
+            f"{path.name} line {row}: unknown label {unknown[0]!r}; allowed: {', '.join(labels)}. "
+            "Fix the label or pass labels=."
+        )
     if frame["label"].nunique() < 2:
-        raise DataError(f"{path.name} has one class only ({frame['label'].iloc[0]!r}): a classifier needs at "
-                        "least two. Check the label column.")
+        raise DataError(
+            f"{path.name} has one class only ({frame['label'].iloc[0]!r}): a classifier needs at "
+            "least two. Check the label column."
+        )
     if "id" not in frame:
         frame.insert(0, "id", [f"row{i + 2}" for i in range(len(frame))])
     return frame[["id", "text", "label"]].reset_index(drop=True)
@@ -88,15 +120,19 @@ class CleaningReport:
     rows_out: int = 0
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([
-            ("rows read", self.rows_in),
-            ("empty or one-word rows dropped", len(self.too_short)),
-            ("rows whose personal data was replaced", self.pii_rows),
-            ("pieces of personal data replaced", self.pii_found),
-            ("contradictory copies dropped (labels differ)", len(self.conflicts)),
-            ("duplicate pairs found (exact or near)", self.duplicate_pairs),
-            ("duplicate copies dropped (first kept)", len(self.duplicates_dropped)),
-            ("rows left", self.rows_out)], columns=["step", "rows"]).set_index("step")
+        return pd.DataFrame(
+            [
+                ("rows read", self.rows_in),
+                ("empty or one-word rows dropped", len(self.too_short)),
+                ("rows whose personal data was replaced", self.pii_rows),
+                ("pieces of personal data replaced", self.pii_found),
+                ("contradictory copies dropped (labels differ)", len(self.conflicts)),
+                ("duplicate pairs found (exact or near)", self.duplicate_pairs),
+                ("duplicate copies dropped (first kept)", len(self.duplicates_dropped)),
+                ("rows left", self.rows_out),
+            ],
+            columns=["step", "rows"],
+        ).set_index("step")
 
 
 def _groups(n: int, pairs) -> list[int]:
@@ -152,11 +188,18 @@ def stratified_split(frame: pd.DataFrame, seed: int = 0, sizes=(0.7, 0.15, 0.15)
         raise ConfigError(f"sizes must be three positive shares adding up to 1, got {sizes!r}.")
     counts = frame["label"].value_counts()
     if counts.min() < 3:
-        raise DataError(f"Class {counts.idxmin()!r} has {counts.min()} row(s): a stratified 3-way split needs >= 3.")
-    train, rest = train_test_split(frame, test_size=sizes[1] + sizes[2], random_state=seed, stratify=frame["label"])
-    val, test = train_test_split(rest, test_size=sizes[2] / (sizes[1] + sizes[2]), random_state=seed,
-                                 stratify=rest["label"])
-    return {name: part.reset_index(drop=True) for name, part in (("train", train), ("val", val), ("test", test))}
+        raise DataError(
+            f"Class {counts.idxmin()!r} has {counts.min()} row(s): a stratified 3-way split needs >= 3."
+        )
+    train, rest = train_test_split(
+        frame, test_size=sizes[1] + sizes[2], random_state=seed, stratify=frame["label"]
+    )
+    val, test = train_test_split(
+        rest, test_size=sizes[2] / (sizes[1] + sizes[2]), random_state=seed, stratify=rest["label"]
+    )
+    return {
+        name: part.reset_index(drop=True) for name, part in (("train", train), ("val", val), ("test", test))
+    }
 
 
 def to_text_data(splits: dict, labels=TRIAGE_LABELS, max_train_rows: int | None = None, seed: int = 0):
@@ -171,7 +214,9 @@ def to_text_data(splits: dict, labels=TRIAGE_LABELS, max_train_rows: int | None 
         if name == "train" and max_train_rows and len(part) > max_train_rows:
             from sklearn.model_selection import train_test_split
 
-            part = train_test_split(part, train_size=max_train_rows, random_state=seed, stratify=part["label"])[0]
+            part = train_test_split(
+                part, train_size=max_train_rows, random_state=seed, stratify=part["label"]
+            )[0]
             part = part.sort_index().reset_index(drop=True)
         parts[name] = part
     return TextData(train=parts["train"], val=parts["val"], test=parts["test"], classes=list(labels))
@@ -191,8 +236,11 @@ def oversample(train: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 # ---- step 2: cleaning that hurts ----------------------------------------------------------------
 _SIGNALS = {
-    "question mark": r"[?？]", "exclamation mark": r"[!！]", "decimal or reading (38.5, 220/130)": r"\d[./]\d",
-    "negation n't": r"n't\b", "Chinese comma or full stop": r"[，。]",
+    "question mark": r"[?？]",
+    "exclamation mark": r"[!！]",
+    "decimal or reading (38.5, 220/130)": r"\d[./]\d",
+    "negation n't": r"n't\b",
+    "Chinese comma or full stop": r"[，。]",
 }
 
 
@@ -203,8 +251,14 @@ def punctuation_damage(texts) -> pd.DataFrame:
         holding = [t for t in texts if re.search(pattern, t)]
         lost = sum(not re.search(pattern, seed_clean_text(t)) for t in holding)
         kept = sum(bool(re.search(pattern, careful_clean(t))) for t in holding)
-        rows.append({"signal": name, "rows with it": len(holding), "lost by seed_clean_text": lost,
-                     "kept by careful_clean": kept})
+        rows.append(
+            {
+                "signal": name,
+                "rows with it": len(holding),
+                "lost by seed_clean_text": lost,
+                "kept by careful_clean": kept,
+            }
+        )
     return pd.DataFrame(rows).set_index("signal")
 
 
@@ -216,8 +270,10 @@ def bag_of_words_f1(train: pd.DataFrame, test: pd.DataFrame, cleaner, seed: int 
     from sklearn.metrics import f1_score
     from sklearn.pipeline import make_pipeline
 
-    model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=False),
-                          LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed))
+    model = make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=False),
+        LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed),
+    )
     model.fit([cleaner(t) for t in train["text"]], train["label"])
     return float(f1_score(test["label"], model.predict([cleaner(t) for t in test["text"]]), average="macro"))
 
@@ -257,7 +313,10 @@ def lr_schedules(total_steps: int, warmup: float = 0.1, lr: float = 1e-4) -> pd.
     if not isinstance(total_steps, int) or total_steps < 2:
         raise ConfigError(f"total_steps must be an integer >= 2, got {total_steps!r}.")
     out = {}
-    for name, make in (("linear", get_linear_schedule_with_warmup), ("cosine", get_cosine_schedule_with_warmup)):
+    for name, make in (
+        ("linear", get_linear_schedule_with_warmup),
+        ("cosine", get_cosine_schedule_with_warmup),
+    ):
         opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=lr)
         sched = make(opt, num_warmup_steps=int(warmup * total_steps), num_training_steps=total_steps)
         rates = []
@@ -278,13 +337,30 @@ def seed_best_metric_crash(model, tokenizer, ds, output_dir) -> str:
     ftkit.ensure_torchvision()  # before transformers (see ftkit's compat module)
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    args = TrainingArguments(output_dir=str(output_dir), max_steps=1, eval_strategy="steps", eval_steps=1,
-                             save_strategy="steps", save_steps=1, load_best_model_at_end=True,
-                             metric_for_best_model="f1", report_to="none", disable_tqdm=True,
-                             per_device_train_batch_size=4, save_only_model=True, use_cpu=True)
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=1,
+        eval_strategy="steps",
+        eval_steps=1,
+        save_strategy="steps",
+        save_steps=1,
+        load_best_model_at_end=True,
+        metric_for_best_model="f1",
+        report_to="none",
+        disable_tqdm=True,
+        per_device_train_batch_size=4,
+        save_only_model=True,
+        use_cpu=True,
+    )
     small = ds["train"].select(range(min(4, len(ds["train"]))))
-    trainer = Trainer(model=model, args=args, train_dataset=small, eval_dataset=small, processing_class=tokenizer,
-                      data_collator=DataCollatorWithPadding(tokenizer))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=small,
+        eval_dataset=small,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+    )
     try:
         trainer.train()
     except KeyError as err:
@@ -301,7 +377,8 @@ def freeze_lower_half(model) -> str:
     depth = next(d for name, d in strategies.items() if name.startswith("first"))
     ftkit.freeze(model, depth)
     summary = ftkit.trainable_summary(model)
-    return f"embeddings + {layers // 2} of {layers} layers frozen: {summary.trainable:,} of {summary.total:,} weights train"
+    frozen = f"embeddings + {layers // 2} of {layers} layers frozen"
+    return f"{frozen}: {summary.trainable:,} of {summary.total:,} weights train"
 
 
 def lora_parameter_count(peft_model) -> pd.DataFrame:
@@ -309,12 +386,18 @@ def lora_parameter_count(peft_model) -> pd.DataFrame:
     parts = {"LoRA matrices (A and B)": 0, "classifier head (trained in full)": 0, "other": 0}
     for name, p in peft_model.named_parameters():
         if p.requires_grad:
-            key = "LoRA matrices (A and B)" if "lora_" in name else (
-                "classifier head (trained in full)" if "classifier" in name else "other")
+            key = (
+                "LoRA matrices (A and B)"
+                if "lora_" in name
+                else ("classifier head (trained in full)" if "classifier" in name else "other")
+            )
             parts[key] += p.numel()
     total = sum(p.numel() for p in peft_model.parameters())
-    rows = [(k, v) for k, v in parts.items() if v] + [("trainable in all", sum(parts.values())),
-                                                      ("the seed's comment claims", 10_240), ("all weights", total)]
+    rows = [(k, v) for k, v in parts.items() if v] + [
+        ("trainable in all", sum(parts.values())),
+        ("the seed's comment claims", 10_240),
+        ("all weights", total),
+    ]
     return pd.DataFrame(rows, columns=["part", "weights"]).set_index("part")
 
 
@@ -341,12 +424,19 @@ def worst_mistakes(texts, y_true, probs, classes, threshold: float, positive: in
     return table
 
 
-def results_row(name: str, y_true, pred, positive: int, trainable: float | None, time_s: float | None) -> dict:
+def results_row(
+    name: str, y_true, pred, positive: int, trainable: float | None, time_s: float | None
+) -> dict:
     """One row of the seed-style results table."""
     from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-    return {"model": name, "accuracy": round(float(accuracy_score(y_true, pred)), 3),
-            "macro_f1": round(float(f1_score(y_true, pred, average="macro")), 3),
-            "urgent_recall": round(float(recall_score(np.asarray(y_true) == positive, np.asarray(pred) == positive)), 3),
-            "trainable %": None if trainable is None else round(100 * trainable, 2),
-            "time": None if time_s is None else f"{time_s:.0f} s"}
+    return {
+        "model": name,
+        "accuracy": round(float(accuracy_score(y_true, pred)), 3),
+        "macro_f1": round(float(f1_score(y_true, pred, average="macro")), 3),
+        "urgent_recall": round(
+            float(recall_score(np.asarray(y_true) == positive, np.asarray(pred) == positive)), 3
+        ),
+        "trainable %": None if trainable is None else round(100 * trainable, 2),
+        "time": None if time_s is None else f"{time_s:.0f} s",
+    }

@@ -77,8 +77,12 @@ def _person(rng):
 def _fits(who: str, kind: str, sex: str) -> bool:
     if kind == "baby":
         return who == "baby"
-    return who == "" or (who == "child" and kind == "child") or (who == "other" and kind != "self") \
+    return (
+        who == ""
+        or (who == "child" and kind == "child")
+        or (who == "other" and kind != "self")
         or (who in ("f", "m") and sex == who)
+    )
 
 
 def _pick_core(rng, pool, kind, sex):
@@ -98,7 +102,9 @@ def _clause(subject_en, subject_zh, kind, core) -> tuple[str, str]:
     return en, f"{subject_zh}{zh}。"
 
 
-_TIMED = re.compile(r"\b(since|days?|weeks?|months?|years?|yesterday|ago|hours?|today|now|after|while|during)\b")
+_TIMED = re.compile(
+    r"\b(since|days?|weeks?|months?|years?|yesterday|ago|hours?|today|now|after|while|during)\b"
+)
 
 
 def _message(label: str, rng) -> tuple[str, str, str] | None:
@@ -110,15 +116,20 @@ def _message(label: str, rng) -> tuple[str, str, str] | None:
                 v_en, v_zh = values[rng.integers(len(values))]
                 en, zh = en.replace("{" + slot + "}", v_en), zh.replace("{" + slot + "}", v_zh)
         opener = P.OPENERS[rng.integers(len(P.OPENERS))]
-        return opener[0] + (en[0].lower() + en[1:] if opener[0].endswith((", ", ": ")) else en), \
-            opener[1] + zh, en
+        return (
+            opener[0] + (en[0].lower() + en[1:] if opener[0].endswith((", ", ": ")) else en),
+            opener[1] + zh,
+            en,
+        )
     subj_en, subj_zh, kind, sex = _person(rng)
     pools = {"urgent": P.URGENT, "soon": P.SOON, "routine": P.ROUTINE}
     core = _pick_core(rng, pools[label], kind, sex)
     if core is None:
         return None
     en, zh = _clause(subj_en, subj_zh, kind, core)
-    if label != "routine" and rng.random() < 0.18:  # a mixed complaint: a milder problem first, then the real one
+    if (
+        label != "routine" and rng.random() < 0.18
+    ):  # a mixed complaint: a milder problem first, then the real one
         milder = _pick_core(rng, P.ROUTINE if label == "soon" else (P.ROUTINE + P.SOON), kind, sex)
         if milder is not None and milder[2] == "np" and kind != "note":
             first_en, first_zh = _clause(subj_en, subj_zh, kind, milder)
@@ -126,7 +137,13 @@ def _message(label: str, rng) -> tuple[str, str, str] | None:
             pronoun, have = {"m": ("he", "has"), "f": ("she", "has")}.get(sex, ("they", "have"))
             if subj_en == "I":
                 pronoun, have = "I", "have"
-            en = first_en + link_en + f"{pronoun} " + (core[0] if core[2] == "vp" else f"{have} {core[0]}") + "."
+            en = (
+                first_en
+                + link_en
+                + f"{pronoun} "
+                + (core[0] if core[2] == "vp" else f"{have} {core[0]}")
+                + "."
+            )
             zh = first_zh + link_zh + core[1] + "。"
     parts_en, parts_zh = [en], [zh]
     if rng.random() < 0.7 and not _TIMED.search(core[0]):  # the complaint says when already
@@ -139,13 +156,18 @@ def _message(label: str, rng) -> tuple[str, str, str] | None:
         if topic not in core[0] and (topic != "~" or label != "urgent"):
             parts_en.append(n_en)
             parts_zh.append(n_zh)
-    tone = "urgent" if label == "urgent" and rng.random() < 0.5 else ("calm" if label != "urgent" and
-                                                                      rng.random() < 0.25 else "any")
+    tone = (
+        "urgent"
+        if label == "urgent" and rng.random() < 0.5
+        else ("calm" if label != "urgent" and rng.random() < 0.25 else "any")
+    )
     c_en, c_zh = P.CLOSERS[tone][rng.integers(len(P.CLOSERS[tone]))]
     opener = P.OPENERS[rng.integers(len(P.OPENERS))]
     en = " ".join(p for p in parts_en + [c_en] if p)
     if opener[0] and kind != "note":
-        en = opener[0] + (en if subj_en == "I" or not opener[0].endswith((", ", ": ")) else en[0].lower() + en[1:])
+        en = opener[0] + (
+            en if subj_en == "I" or not opener[0].endswith((", ", ": ")) else en[0].lower() + en[1:]
+        )
     zh = opener[1] + "".join(parts_zh) + c_zh
     return en, zh, core[0]
 
@@ -162,7 +184,7 @@ def _noise(en: str, zh: str, rng) -> tuple[str, str]:
             if words:
                 m = words[rng.integers(len(words))]
                 i = m.start() + int(rng.integers(1, len(m.group()) - 2))
-                en = en[:i] + en[i + 1] + en[i] + en[i + 2:]  # two letters swapped
+                en = en[:i] + en[i + 1] + en[i] + en[i + 2 :]  # two letters swapped
     if rng.random() < 0.1:
         present = [w for w in P.TYPOS_ZH if w in zh]
         if present:
@@ -179,7 +201,7 @@ def _noise(en: str, zh: str, rng) -> tuple[str, str]:
 
 def _trigrams(text: str) -> set:
     t = re.sub(r"[\W_]+", "", text.lower())
-    return {t[i:i + 3] for i in range(max(1, len(t) - 2))}
+    return {t[i : i + 3] for i in range(max(1, len(t) - 2))}
 
 
 # ---- the files -----------------------------------------------------------------------------
@@ -201,14 +223,19 @@ def _pii(rng) -> tuple[str, str, list]:
     first17 = f"{area}{year:04d}{month:02d}{day:02d}{int(rng.integers(0, 1000)):03d}"
     cn_id = first17 + cn_id_check_digit(first17)
     uk = f"07700 900{int(rng.integers(0, 1000)):03d}"  # Ofcom's range reserved for drama: no real line
-    cn_phone = f"1{rng.choice(['38', '39', '58', '86'])}{int(rng.integers(0, 10**8)):08d}"  # random: never call it
+    cn_phone = (
+        f"1{rng.choice(['38', '39', '58', '86'])}{int(rng.integers(0, 10**8)):08d}"  # random: never call it
+    )
     email = f"{name_en.split()[0].lower()}.{int(rng.integers(10, 99))}@example.com"
     n, street, town = int(rng.integers(2, 200)), P.STREETS_EN[rng.integers(6)], P.TOWNS_EN[rng.integers(6)]
     choice = int(rng.integers(6))
     en, zh, kinds = [
         (f"My name is {name_en}, phone {uk}.", f"我叫{name_zh}，电话{cn_phone}。", ["PERSON", "PHONE"]),
-        (f"Patient: {name_en}, DOB {day:02d}/{month:02d}/{year}.", f"患者{name_zh}，出生日期{year}年{month}月{day}日。",
-         ["PERSON", "DATE"]),
+        (
+            f"Patient: {name_en}, DOB {day:02d}/{month:02d}/{year}.",
+            f"患者{name_zh}，出生日期{year}年{month}月{day}日。",
+            ["PERSON", "DATE"],
+        ),
         (f"ID number {cn_id}.", f"身份证号{cn_id}。", ["CN_ID"]),
         (f"Please reply to {email} or call {uk}.", f"请回复{email}，或打{cn_phone}。", ["EMAIL", "PHONE"]),
         (f"I live at {n} {street}, {town}.", f"住址：{P.ADDRESSES_ZH[rng.integers(6)]}。", ["ADDRESS"]),
@@ -227,7 +254,7 @@ def _near_copy(row: dict, rng) -> dict:
         en, zh = "  " + en.rstrip(".!?") + " ", zh.rstrip("。！？") + " "
     else:  # one letter (English) or one character (Chinese) dropped: a near copy, not an exact one
         i = len(en) // 2
-        en, zh = en[:i] + en[i + 1:], zh[1:]  # a Chinese text loses its first character
+        en, zh = en[:i] + en[i + 1 :], zh[1:]  # a Chinese text loses its first character
     return dict(row, en=en, zh=zh)
 
 
@@ -273,18 +300,29 @@ def generate_triage(seed: int = 15, folder=None) -> tuple[pd.DataFrame, pd.DataF
     for _ in range(5):
         r = rows[next(take)]
         extra.append(dict(r, label=other[r["label"]], defect="contradictory_label"))
-    for en, zh, label in [("", "", "routine"), ("   ", " ", "soon"), ("", "", "urgent"), ("help", "救命", "urgent"),
-                          ("pain", "疼", "soon"), ("?", "？", "routine")]:
+    for en, zh, label in [
+        ("", "", "routine"),
+        ("   ", " ", "soon"),
+        ("", "", "urgent"),
+        ("help", "救命", "urgent"),
+        ("pain", "疼", "soon"),
+        ("?", "？", "routine"),
+    ]:
         extra.append(dict(en=en, zh=zh, label=label, core="", source="planted", defect="too_short", pii=[]))
     frame = pd.DataFrame(rows + extra)
     frame = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
     frame.insert(0, "id", [f"T{i:04d}" for i in range(1, len(frame) + 1)])
     second = _second_labels(frame, rng)
-    defects = {k: frame.loc[frame["defect"] == k, "id"].tolist()
-               for k in ("exact_duplicate", "near_duplicate", "contradictory_label", "too_short", "pii")}
+    defects = {
+        k: frame.loc[frame["defect"] == k, "id"].tolist()
+        for k in ("exact_duplicate", "near_duplicate", "contradictory_label", "too_short", "pii")
+    }
     defects["pii_kinds"] = {i: k for i, k in zip(frame["id"], frame["pii"]) if k}
-    defects["html_debris"] = frame.loc[frame["en"].str.contains("<br|&amp;|&nbsp;", regex=True)
-                                       | frame["zh"].str.contains("<br|&nbsp;|\u200b", regex=True), "id"].tolist()
+    defects["html_debris"] = frame.loc[
+        frame["en"].str.contains("<br|&amp;|&nbsp;", regex=True)
+        | frame["zh"].str.contains("<br|&nbsp;|\u200b", regex=True),
+        "id",
+    ].tolist()
     return frame, second, defects
 
 
@@ -314,8 +352,9 @@ def write_triage(folder=None, seed: int = 15) -> Path:
         out = frame[["id", lang, "label"]].rename(columns={lang: "text"})
         out.to_csv(folder / f"triage_{lang}.csv", index=False, lineterminator="\n")
     second.to_csv(folder / "second_labels.csv", index=False, lineterminator="\n")
-    (folder / "planted_defects.json").write_text(json.dumps(defects, indent=1, ensure_ascii=False) + "\n",
-                                                 encoding="utf-8")
+    (folder / "planted_defects.json").write_text(
+        json.dumps(defects, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return folder
 
 
