@@ -151,8 +151,8 @@ def main() -> None:
     if args.append:
         note = (
             f"Made-up English triage file ({len(cleaned)} rows after cleaning), MiniLM-L6, lesson 06's "
-            f"recipe, {args.epochs} epochs max (early stopping on macro-F1), seeds {args.seeds} (split + head "
-            f"init); mean ± std over seeds, test split ({len(data.test)} messages, "
+            f"recipe, {args.epochs} epochs max (early stopping on macro-F1), seeds {args.seeds} (split + "
+            f"head init); mean ± std over seeds, test split ({len(data.test)} messages, "
             f"{int((data.test['label'] == 0).sum())} urgent). Threshold: the highest p(urgent) that catches "
             "every urgent validation message. "
             f"Wall time {wall:.0f} s for {len(rows)} runs."
