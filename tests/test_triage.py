@@ -361,3 +361,18 @@ def test_readme_counts_match_the_files():
         "html_debris",
     ):
         assert f"| `{name}` | {len(defects[name])} |" in readme, name
+
+
+def test_second_labels_join_and_bad_files(tmp_path):
+    frame = triage.read_triage(TRIAGE / "triage_en.csv")
+    pairs = triage.second_labels(frame)
+    assert len(pairs) == 80 and list(pairs.columns) == ["id", "text", "label_a", "label_b"]
+    bad = tmp_path / "second.csv"
+    bad.write_text("row,label\nT0001,urgent\n", encoding="utf-8")
+    with pytest.raises(DataError, match="columns id,label"):
+        triage.second_labels(frame, bad)
+    bad.write_text("id,label\nX9999,urgent\n", encoding="utf-8")
+    with pytest.raises(DataError, match="No id"):
+        triage.second_labels(frame, bad)
+    with pytest.raises(DataError, match="not found"):
+        triage.second_labels(frame, tmp_path / "missing.csv")

@@ -38,6 +38,7 @@ __all__ = [
     "SEED_RESULTS",
     "results_row",
     "worst_mistakes",
+    "sentiment_module",
     "second_labels",
 ]
 
@@ -282,14 +283,14 @@ def bag_of_words_f1(train: pd.DataFrame, test: pd.DataFrame, cleaner, seed: int 
 def second_labels(frame: pd.DataFrame, path=None) -> pd.DataFrame:
     """The rows of `frame` that a second reader labelled: id, text, label_a (the file), label_b."""
     path = Path(path or TRIAGE_DIR / "second_labels.csv")
-    second = read_triage_labels(path)
+    second = _read_second_labels(path)
     merged = frame.merge(second, on="id", suffixes=("_a", "_b"))
     if merged.empty:
         raise DataError(f"No id of {path.name} is in the table. Pass the second label set of the same file.")
     return merged[["id", "text", "label_a", "label_b"]]
 
 
-def read_triage_labels(path) -> pd.DataFrame:
+def _read_second_labels(path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Second label file not found: {path}.")
