@@ -24,7 +24,7 @@ _API = {
     "errors": ["FtkitError", "DataError", "ConfigError", "ModelError", "SaveError", "TrainingDiverged"],
     "infra.runtime": ["get_profile", "seed_everything", "pick_device", "PROFILES", "Profile", "free_memory"],
     "history": ["History"],
-    "callbacks": ["Callback"],
+    "callbacks": ["Callback", "TrainState"],
     "config": ["TrainConfig"],
     "infra.presets": [
         "load_vision",
@@ -62,7 +62,8 @@ _API = {
         "param_groups",
         "set_train_mode",
     ],
-    "train": ["fit", "evaluate", "predict", "TrainState"],
+    "train": ["fit", "evaluate"],
+    "data.loaders": ["predict"],
     "infra.cache": ["cache_info", "clear_cache"],
     "diagnose": ["diagnose", "Diagnosis"],
     "plots": [
