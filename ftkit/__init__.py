@@ -56,7 +56,9 @@ _API = {
     "freeze": [
         "blocks",
         "max_depth",
+        "check_depth",
         "freeze",
+        "freeze_state",
         "unfreeze",
         "trainable_summary",
         "param_groups",

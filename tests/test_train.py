@@ -334,3 +334,11 @@ def test_out_of_memory_keeps_history_and_weights_and_gives_advice(capsys):
     assert "smaller batch" in history.stop_message and "batch_size=4" in history.stop_message
     assert "Out of memory" in capsys.readouterr().out
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_progress_bar_is_an_ordinary_callback(capsys):
+    rec = Recorder()
+    h = fit(mlp(), TRAIN, VAL, epochs=2, batch_size=16, callbacks=[rec], progress=True)
+    assert h.stop_reason == "completed" and rec.events[-1] == "train_end completed"
+    shown = capsys.readouterr().err  # tqdm writes to stderr outside a notebook
+    assert "epoch 2/2" in shown and "8/8" in shown and "val_loss=" in shown and "loss=" in shown
