@@ -26,20 +26,8 @@ from torch import nn
 
 from .errors import ConfigError
 
-__all__ = [
-    "BlockPlan",
-    "Step",
-    "Family",
-    "FAMILIES",
-    "HEAD_NAMES",
-    "block_plan",
-    "explicit_plan",
-    "family_of",
-    "split_forward",
-    "find_head",
-    "is_norm",
-    "is_batchnorm",
-]
+__all__ = ["BlockPlan", "Step", "Family", "FAMILIES", "HEAD_NAMES", "block_plan", "explicit_plan"]
+__all__ += ["family_of", "split_forward", "find_head", "get_module", "is_norm", "is_batchnorm"]
 
 # Attribute names that hold a task head in the model families the lessons use.
 HEAD_NAMES = ("fc", "_fc", "classifier", "lm_head", "score", "head")

@@ -1,32 +1,28 @@
 """Freeze depth: which pretrained blocks learn, and at which learning rate.
 
-A pretrained network is a stack of *blocks* (stages), bottom (near the input) to top
-(near the output), plus a task *head* that we replace and always train.  Which blocks a
-model has is written once, in the table of model families in `ftkit/archs.py`
-(ResNet: stem, layer1..layer4, head fc; BERT: embeddings, encoder.layer.0..N-1, pooler, ...).
+A pretrained network is a stack of *blocks* bottom (near the input) to top, plus a task
+*head* that we replace and always train; which blocks a model has is written once, in the
+table of model families in `ftkit/archs.py` (ResNet: stem, layer1..layer4, head fc; ...).
 
 `freeze(model, depth)` trains the top `depth` blocks plus the head: depth 0 = head only,
-depth `max_depth(model)` = everything.  Low blocks learn generic features (edges,
-word pieces) that transfer well; top blocks are the most task-specific, so they are the
-first ones worth unfreezing.  `check_depth(model, depth)` is the one rule for a valid depth.
+depth `max_depth(model)` = everything (`check_depth` is the one rule for a valid depth).
+Low blocks learn generic features (edges, word pieces) that transfer well; top blocks are
+the most task-specific, so they are the first ones worth unfreezing.
 
 A frozen block also runs in **eval mode**, always: its BatchNorm layers keep their
 pretrained running statistics and its dropout is off, exactly as at prediction time.
-We do this with a forward pre-hook on the frozen modules (it switches them back to
-eval mode whenever something, such as `model.train()`, turned them to train mode), so
-it holds even if you write your own training loop.  `set_train_mode(model)` is what
-`fit` calls at the start of every epoch: `model.train()` and frozen blocks to eval.
-This also makes the frozen part deterministic, which is what lets `ftkit.infra.cache`
-compute it only once.
+A forward pre-hook on the frozen modules switches them back to eval mode whenever
+something (`model.train()`, your own loop) turned them to train mode; `set_train_mode`
+is what `fit` calls every epoch.  This also makes the frozen part deterministic, which is
+what lets `ftkit.infra.cache` compute it only once.
 
-What freeze decided is kept in one visible place, a registry beside your model (nothing
-is written onto the model): `freeze_state(model)` returns its `FreezeState` (plan, depth,
-bn_stats, the modules pinned to eval mode), `runs_in_eval(module)` asks about one module.
-A copy of a model (copy.deepcopy) does not carry it: freeze the copy itself.
+What freeze decided is kept in one visible place, a registry beside your model (nothing is
+written onto it): `freeze_state(model)` gives its `FreezeState`, `runs_in_eval(module)`
+asks about one module.  A copy of a model (copy.deepcopy) does not carry it: freeze the copy.
 
-`param_groups(model, lr, ...)` gives the optimizer one group per trained block: the
-head at `lr`, unfrozen blocks at `lr * backbone_lr_mult` (the seed recipe: 10x
-smaller), with no weight decay on biases and normalization weights.
+`param_groups(model, lr, ...)` gives the optimizer one group per trained block: the head at
+`lr`, unfrozen blocks at `lr * backbone_lr_mult` (the seed recipe: 10x smaller), with no
+weight decay on biases and normalization weights.
 """
 
 from __future__ import annotations
@@ -34,28 +30,16 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field, replace
 
+import torch
 from torch import nn
 
 from .archs import BlockPlan, block_plan, explicit_plan, find_head, get_module, is_batchnorm, is_norm
 from .config import check_choice, check_int
 from .errors import ConfigError
 
-__all__ = [
-    "blocks",
-    "max_depth",
-    "check_depth",
-    "freeze",
-    "unfreeze",
-    "mark_frozen",
-    "frozen_blocks",
-    "set_train_mode",
-    "freeze_state",
-    "runs_in_eval",
-    "FreezeState",
-    "trainable_summary",
-    "TrainableSummary",
-    "param_groups",
-]
+__all__ = ["blocks", "max_depth", "check_depth", "freeze", "unfreeze", "mark_frozen", "frozen_blocks"]
+__all__ += ["set_train_mode", "snapshot", "restore", "freeze_state", "runs_in_eval", "FreezeState"]
+__all__ += ["trainable_summary", "TrainableSummary", "param_groups"]
 
 # What BatchNorm layers of trained blocks do with their running statistics (see freeze()).
 BN_STATS = ("pretrained", "update")
@@ -252,6 +236,31 @@ def set_train_mode(model: nn.Module) -> nn.Module:
     return model
 
 
+# ---- the weights training can change (fit goes back to them) -----------------------------------
+def snapshot(model: nn.Module) -> dict:
+    """A CPU copy of what training can change: trainable parameters and buffers of unpinned modules."""
+    snap = {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
+    for mod_name, module in model.named_modules():
+        if runs_in_eval(module):
+            continue  # pinned to eval mode (frozen, or BatchNorm keeping its statistics): never changes
+        for name, b in module.named_buffers(recurse=False):
+            snap[f"{mod_name}.{name}" if mod_name else name] = b.detach().to("cpu", copy=True)
+    return snap
+
+
+def restore(model: nn.Module, snap: dict) -> None:
+    """Copy a `snapshot` back, touching nothing else.
+
+    (Not `load_state_dict(strict=False)`: BatchNorm rewrites its own step counter there,
+    which would look like a changed frozen weight to the feature cache.)
+    """
+    targets = dict(model.named_parameters())
+    targets.update(model.named_buffers())
+    with torch.no_grad():
+        for name, value in snap.items():
+            targets[name].copy_(value)
+
+
 # ---- what trains: the summary -----------------------------------------------------------------
 @dataclass
 class TrainableSummary:
@@ -289,8 +298,7 @@ class TrainableSummary:
             f"Adam state ~{self.optimizer_mb:.1f} MB"
         )
 
-    def __str__(self) -> str:
-        return self.line()
+    __str__ = line
 
     def __repr__(self) -> str:
         return "\n".join([self.line(), self.table.to_string(index=False), *self.notes])
@@ -299,8 +307,7 @@ class TrainableSummary:
         notes = "".join(f"<br><i>{n}</i>" for n in self.notes)
         return f"<b>{self.line()}</b>{self.table.to_html(index=False)}{notes}"
 
-    def _repr_html_(self) -> str:
-        return self.to_html()
+    _repr_html_ = to_html
 
 
 def trainable_summary(model: nn.Module, head: str | None = None) -> TrainableSummary:

@@ -34,7 +34,7 @@ from .callbacks import ProgressBar, TrainState, check_callbacks, emit
 from .config import TrainConfig
 from .data.loaders import as_dataset, class_predictions, make_loader, model_forward, run_batches, to_device
 from .errors import ConfigError, DataError, TrainingDiverged
-from .freeze import freeze, mark_frozen, param_groups, runs_in_eval, set_train_mode, trainable_summary
+from .freeze import freeze, mark_frozen, param_groups, restore, set_train_mode, snapshot, trainable_summary
 from .history import History
 from .infra.cache import prepare_cache
 from .infra.runtime import is_out_of_memory, memory_advice, pick_device, seed_everything
@@ -297,9 +297,8 @@ def _finish(state: TrainState, has_val: bool) -> None:
 def _stop_early(state: TrainState, reason: str, value: str = "") -> None:
     """A diverged loss, Ctrl-C or out of memory: go back to the best (or starting) weights, say why."""
     restore(state.model, state.best_weights)
-    kept = "the weights from before training"
-    if state.best_epoch is not None:
-        kept = f"the weights of epoch {state.best_epoch}"
+    epoch = state.best_epoch
+    kept = "the weights from before training" if epoch is None else f"the weights of epoch {epoch}"
     lr, config = state.config.lr, state.config
     state.stop_reason = reason
     if reason == "diverged":
@@ -378,19 +377,14 @@ def _prepare_phases(state: TrainState, train_set, val_set, cache):
     plan = prepare_cache(state.model, train_set, val_set, config, state.device, mode=cache)
     state.feature_cache = state.history.config["feature_cache"] = plan.reason
     full = lambda x: model_forward(state.model, x)  # noqa: E731 - the whole network
-    train = plan.train if plan.train is not None else train_set
-    train_phase = _Phase(
-        make_loader(train, config.batch_size, True, config.seed, config.num_workers),
-        plan.forward if plan.train is not None else full,
-    )
-    val_phase = None
-    if val_set is not None:
-        val = plan.val if plan.val is not None else val_set
-        val_phase = _Phase(
-            make_loader(val, config.batch_size, False, config.seed, config.num_workers),
-            plan.forward if plan.val is not None else full,
-        )
-    return train_phase, val_phase
+
+    def phase(data, cached, shuffle: bool) -> _Phase:  # stored features + the top, or the whole network
+        data = data if cached is None else cached
+        loader = make_loader(data, config.batch_size, shuffle, config.seed, config.num_workers)
+        return _Phase(loader, full if cached is None else plan.forward)
+
+    val_phase = phase(val_set, plan.val, shuffle=False) if val_set is not None else None
+    return phase(train_set, plan.train, shuffle=True), val_phase
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -445,15 +439,8 @@ def _steps_per_epoch(loader, config: TrainConfig) -> int:
     return math.ceil(_batches_per_epoch(loader, config) / config.accum_steps)
 
 
-# ---- evaluation and the weights we may have to go back to ------------------------------------
-def evaluate(
-    model: nn.Module,
-    data,
-    metrics=("accuracy",),
-    loss_fn=None,
-    batch_size: int = 64,
-    device: str | None = None,
-) -> dict:
+# ---- evaluation ----------------------------------------------------------------------------------
+def evaluate(model: nn.Module, data, metrics=("accuracy",), loss_fn=None, batch_size=64, device=None) -> dict:
     """{'loss': ..., 'accuracy': ..., ...} of `model` on `data` (eval mode, no gradients)."""
     device = device or str(next(model.parameters()).device)
     loader = make_loader(as_dataset(data, "data"), batch_size, shuffle=False, seed=0)
@@ -461,27 +448,3 @@ def evaluate(
     forward = lambda x: model_forward(model, x)  # noqa: E731
     out = run_batches(forward, loader, loss_fn or nn.CrossEntropyLoss(), device)
     return {"loss": out["loss"], **_score(_resolve_metrics(metrics), out["preds"], out["targets"], "")}
-
-
-def snapshot(model: nn.Module) -> dict:
-    """A CPU copy of what training can change: trainable parameters and buffers of unpinned modules."""
-    snap = {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
-    for mod_name, module in model.named_modules():
-        if runs_in_eval(module):
-            continue  # pinned to eval mode (frozen, or BatchNorm keeping its statistics): never changes
-        for name, b in module.named_buffers(recurse=False):
-            snap[f"{mod_name}.{name}" if mod_name else name] = b.detach().to("cpu", copy=True)
-    return snap
-
-
-@torch.no_grad()
-def restore(model: nn.Module, snap: dict) -> None:
-    """Copy a `snapshot` back, touching nothing else.
-
-    (Not `load_state_dict(strict=False)`: BatchNorm rewrites its own step counter there,
-    which would look like a changed frozen weight to the feature cache.)
-    """
-    targets = dict(model.named_parameters())
-    targets.update(model.named_buffers())
-    for name, value in snap.items():
-        targets[name].copy_(value)

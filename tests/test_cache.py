@@ -8,10 +8,10 @@ from torch import nn
 
 from ftkit.config import TrainConfig
 from ftkit.errors import ConfigError
-from ftkit.freeze import freeze
+from ftkit.freeze import freeze, restore, snapshot
 from ftkit.infra import cache
 from ftkit.infra.compat import ensure_torchvision
-from ftkit.train import fit, restore, snapshot
+from ftkit.train import fit
 
 ensure_torchvision()
 from torchvision.models.resnet import BasicBlock, ResNet  # noqa: E402

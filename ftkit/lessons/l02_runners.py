@@ -123,7 +123,7 @@ class Runner:
         self.model = copy.deepcopy(model)  # our working copy: the caller's model is never changed
         self.max_depth = max_depth(self.model)
         self._loaded = self.model.state_dict(keep_vars=True)  # name -> the loaded tensor objects
-        self._parameters = {n for n, _ in self.model.named_parameters(remove_duplicate=False)}
+        self._parameter_names = {n for n, _ in self.model.named_parameters(remove_duplicate=False)}
         self.current: LabConfig | None = None  # the config the working copy was last trained with
 
     # ---- fresh weights -----------------------------------------------------------------------
@@ -137,7 +137,7 @@ class Runner:
         pinned = {name for name, module in self.model.named_modules() if runs_in_eval(module)}
         copies, fresh = {}, {}  # id(original) -> copy, so a tensor shared by two modules stays shared
         for name, original in self._loaded.items():
-            if name in self._parameters:
+            if name in self._parameter_names:
                 if not original.requires_grad:
                     continue
                 fresh[name] = copies.setdefault(id(original), nn.Parameter(original.detach().clone()))
