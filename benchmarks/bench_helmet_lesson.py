@@ -80,7 +80,7 @@ def append_results(res: dict, wall: float, profile: str) -> None:
         "|---|---|---|---|---|",
         f"| head only (frozen features, linear head) | {m['head_only_test_accuracy']:.3f} | | "
         f"{m['head_only_val_accuracy']:.3f} | {m['head_time_s']:.0f} s |",
-        f"| two stages (+ top block at 10x smaller lr) | {m['test_accuracy']:.3f} | {m['test_f1']:.3f} | "
+        f"| two stages (+ top block at 10x smaller lr) | {m['test_accuracy']:.3f} | {m['test_f1_macro']:.3f} | "
         f"{m['val_accuracy']:.3f} | {m['finetune_time_s']:.0f} s |",
         f"| ratio two-stage / head-only accuracy | {m['test_accuracy'] / max(m['head_only_test_accuracy'], 1e-9):.3f} | | | |",
         f"\nWhole notebook: {wall:.0f} s (goal < {GOAL_S} s). Reference: {REFERENCE_ACC} (datasets README).\n",
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         f"head only : test accuracy {head:.3f} (val {m['head_only_val_accuracy']:.3f}), {m['head_time_s']:.0f} s"
     )
     print(
-        f"two stages: test accuracy {two:.3f} (val {m['val_accuracy']:.3f}), F1 {m['test_f1']:.3f}, {m['finetune_time_s']:.0f} s"
+        f"two stages: test accuracy {two:.3f} (val {m['val_accuracy']:.3f}), F1 {m['test_f1_macro']:.3f}, {m['finetune_time_s']:.0f} s"
     )
     print(
         f"ratio two-stage / head-only accuracy: {two / max(head, 1e-9):.3f}; reference {REFERENCE_ACC}; "

@@ -62,12 +62,12 @@ def sample(frame: pd.DataFrame, n: int | None) -> pd.DataFrame:
 
 def scores(model, tokenizer, test: pd.DataFrame, max_length: int) -> dict:
     from ftkit.lessons.l03_sentiment import predict_proba
-    from ftkit.plots import metrics_summary
+    from ftkit.metrics import metrics_summary
 
     start = time.perf_counter()
     probs = predict_proba(model, tokenizer, test["text"], max_length=max_length)
     m = metrics_summary(test["label"].to_numpy(), probs.argmax(axis=1), probs)
-    return {"accuracy": m["accuracy"], "f1": m["f1"], "eval_s": time.perf_counter() - start}
+    return {"accuracy": m["accuracy"], "f1": m["f1_macro"], "eval_s": time.perf_counter() - start}
 
 
 def plain_loop(

@@ -68,12 +68,11 @@ _API = {
     "data.loaders": ["predict"],
     "infra.cache": ["cache_info", "clear_cache"],
     "diagnose": ["diagnose", "Diagnosis"],
+    "metrics": ["metrics_summary", "classification_report_df"],
     "plots": [
         "plot_history",
         "LivePlot",
         "plot_confusion",
-        "classification_report_df",
-        "metrics_summary",
         "show_mistakes",
         "mistakes_table",
         "compare_runs",

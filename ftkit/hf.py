@@ -246,13 +246,13 @@ def _epoch_number(epoch) -> int | float:
 
 # ---- metrics ----------------------------------------------------------------------------------
 def classification_metrics(eval_pred) -> dict:
-    """`compute_metrics` for `Trainer`: accuracy, precision, recall, f1 and roc_auc.
+    """`compute_metrics` for `Trainer`: accuracy, precision/recall/f1 (macro) and roc_auc.
 
-    Binary tasks score class 1 as the positive class; 3+ classes use the macro average.
+    The same numbers as `ftkit.metrics.metrics_summary` (one F1 in the kit: macro F1).
     ROC AUC comes from the softmax of the logits and is left out when undefined
     (e.g. the evaluation set holds only one class).
     """
-    from .plots import metrics_summary
+    from .metrics import metrics_summary
 
     logits, labels = eval_pred.predictions, eval_pred.label_ids
     if isinstance(logits, (tuple, list)):  # some models return (logits, hidden_states, ...)

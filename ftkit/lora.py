@@ -13,18 +13,23 @@ r * (d_in + d_out) numbers per adapted matrix instead of d_in * d_out.  `alpha /
 the update so that changing r does not force a new learning rate.
 
 Where the seed article's code no longer works as written (PEFT 0.21, transformers 5.23):
-* `from_pretrained(..., torch_dtype=...)` is now `dtype=...`; `Trainer(tokenizer=...)` is now
-  `Trainer(processing_class=...)`; `TrainingArguments(evaluation_strategy=...)` is `eval_strategy`;
-  `warmup_ratio` is gone (pass `warmup_steps`); `gradient_checkpointing` is now `activation_checkpointing`.
+* `from_pretrained(..., torch_dtype=...)` is now `dtype=...` (the old name still loads, with a warning);
+  `Trainer(tokenizer=...)` is now `Trainer(processing_class=...)`.
 * Its data collator sets `labels = input_ids`: the model is then also trained to write the
   user's question.  ftkit masks the prompt (labels -100) and trains on the response only.
-* `fp16=True` on a CPU fails; half precision is for CUDA only (bf16 on CPU runs ~5x slower).
+* `fp16=True` on a CPU is accepted and silently ignored: accelerate 1.15 enables fp16 autocast only
+  on a GPU-like device, so training runs in float32.  Half precision is for CUDA only (bf16 on CPU
+  runs ~5x slower).
 * `evaluate.load("perplexity")` downloads a metric script and a model: we compute the
   perplexity ourselves, from the same masked loss the training uses.
 * `model.generate(max_length=200)` counts the prompt too; use `max_new_tokens`.
 `LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj","v_proj"], lora_dropout=0.1,
 bias="none", task_type="CAUSAL_LM")`, `get_peft_model`, `print_trainable_parameters`,
 `PeftModel.from_pretrained` and `merge_and_unload` are unchanged.
+Names from other recipes (transformers 5.23): `TrainingArguments(evaluation_strategy=...)` is
+`eval_strategy` (renamed in 4.41, removed in 4.51); `warmup_ratio` is not a `TrainingArguments` name
+(pass `warmup_steps`: a float < 1 is a share of the steps); `gradient_checkpointing` is a deprecated
+alias of `activation_checkpointing`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
   epoch, the early-stopping point and the under-/good-/over-fitting regions shaded.  The
   regions and the title come from `ftkit.diagnose`, so picture and verdict always agree.
 * `LivePlot()` - a callback that redraws that figure *in place* in JupyterLab while training.
-* `plot_confusion`, `classification_report_df`, `metrics_summary` - how good is the model?
+* `plot_confusion` - which classes get confused (the numbers live in `ftkit.metrics`).
 * `show_mistakes` (images) and `mistakes_table` (texts) - the most confident wrong answers.
 * `compare_runs`, `sweep_heatmap` - several runs side by side (e.g. freeze depth x learning rate).
 
@@ -25,13 +25,12 @@ from matplotlib.ticker import MaxNLocator
 from .callbacks import Callback
 from .diagnose import VERDICT_COLOURS, Diagnosis, diagnose
 from .errors import ConfigError, DataError
+from .metrics import as_labels
 
 __all__ = [
     "plot_history",
     "LivePlot",
     "plot_confusion",
-    "classification_report_df",
-    "metrics_summary",
     "show_mistakes",
     "mistakes_table",
     "compare_runs",
@@ -56,7 +55,7 @@ STYLE = {
     "lines.markersize": 7,
 }
 PANEL_SIZE = (6.4, 4.6)  # inches per panel: two panels fill a 16:9 slide
-METRIC_PREFERENCE = ("val_accuracy", "val_f1", "val_f1_macro", "val_roc_auc")  # the right-hand panel
+METRIC_PREFERENCE = ("val_accuracy", "val_f1_macro", "val_roc_auc")  # the right-hand panel
 CONFIG_COLUMNS = (
     "model",
     "lr",
@@ -327,7 +326,7 @@ def plot_confusion(y_true, y_pred, classes, normalize: str | None = None, ax=Non
 
     if normalize not in (None, "true"):
         raise ConfigError(f"plot_confusion normalize must be None or 'true', got {normalize!r}.")
-    y_true, y_pred = _labels(y_true, y_pred, classes)
+    y_true, y_pred = as_labels(y_true, y_pred, classes)
     k = len(classes)
     counts = confusion_matrix(y_true, y_pred, labels=list(range(k)))
     rows = counts.sum(axis=1, keepdims=True)
@@ -363,90 +362,6 @@ def plot_confusion(y_true, y_pred, classes, normalize: str | None = None, ax=Non
         )
         ax.tick_params(axis="y", rotation=0)
     return ax.figure
-
-
-def classification_report_df(y_true, y_pred, classes) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class, plus macro/weighted averages and accuracy.
-
-    Like scikit-learn's text report, the `accuracy` row carries its value in the f1 column.
-    """
-    from sklearn.metrics import classification_report
-
-    y_true, y_pred = _labels(y_true, y_pred, classes)
-    report = classification_report(
-        y_true,
-        y_pred,
-        labels=list(range(len(classes))),
-        target_names=list(classes),
-        output_dict=True,
-        zero_division=0,
-    )
-    rows = {}
-    for name in list(classes) + ["macro avg", "weighted avg"]:
-        r = report[name]
-        rows[name] = {
-            "precision": r["precision"],
-            "recall": r["recall"],
-            "f1": r["f1-score"],
-            "support": int(r["support"]),
-        }
-    accuracy = report.get("accuracy", float(np.mean(y_true == y_pred)))
-    rows["accuracy"] = {
-        "precision": math.nan,
-        "recall": math.nan,
-        "f1": accuracy,
-        "support": int(len(y_true)),
-    }
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def metrics_summary(y_true, y_pred, probs=None) -> dict:
-    """accuracy, precision, recall, f1 (binary: class 1 is positive; 3+ classes: macro average),
-    and roc_auc when class probabilities are given (None when it is undefined)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
-
-    y_true, y_pred = np.asarray(_numpy(y_true)).astype(int), np.asarray(_numpy(y_pred)).astype(int)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise DataError(
-            f"y_true and y_pred must be 1-D and the same length, got {y_true.shape} and {y_pred.shape}."
-        )
-    probs = None if probs is None else np.asarray(_numpy(probs), dtype=float)
-    k = (
-        probs.shape[1]
-        if probs is not None and probs.ndim == 2
-        else max(2, int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1)
-    )
-    binary = k == 2
-    p, r, f, _ = precision_recall_fscore_support(
-        y_true,
-        y_pred,
-        labels=list(range(k)),
-        zero_division=0,
-        average="binary" if binary else "macro",
-        **({"pos_label": 1} if binary else {}),
-    )
-    out = {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision": float(p),
-        "recall": float(r),
-        "f1": float(f),
-    }
-    if probs is not None and len(np.unique(y_true)) < 2:
-        out["roc_auc"] = None  # undefined with one class in y_true: nothing to rank against
-    elif probs is not None:
-        try:
-            if binary:
-                score = probs[:, 1] if probs.ndim == 2 else probs
-                out["roc_auc"] = float(roc_auc_score(y_true, score))
-            else:
-                out["roc_auc"] = float(
-                    roc_auc_score(y_true, probs, multi_class="ovr", average="macro", labels=list(range(k)))
-                )
-        except ValueError:  # e.g. a class missing from y_true in a multi-class task
-            out["roc_auc"] = None
-        if out["roc_auc"] is not None and not math.isfinite(out["roc_auc"]):
-            out["roc_auc"] = None
-    return out
 
 
 # ---- the worst mistakes --------------------------------------------------------------------
@@ -640,21 +555,6 @@ def sweep_heatmap(
 
 
 # ---- small helpers -------------------------------------------------------------------------
-def _labels(y_true, y_pred, classes):
-    y_true, y_pred = np.asarray(_numpy(y_true)).astype(int), np.asarray(_numpy(y_pred)).astype(int)
-    if y_true.shape != y_pred.shape:
-        raise DataError(
-            f"y_true and y_pred have different lengths: {len(y_true)} and {len(y_pred)}. Pass one label per example."
-        )
-    k = len(classes)
-    bad = [int(v) for v in np.concatenate([y_true, y_pred]) if not 0 <= v < k]
-    if bad:
-        raise DataError(
-            f"Label {bad[0]} is outside 0..{k - 1} for {k} classes {list(classes)}. Check the class list."
-        )
-    return y_true, y_pred
-
-
 def _numpy(values):
     if hasattr(values, "detach"):  # a torch tensor
         return values.detach().cpu().numpy()

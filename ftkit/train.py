@@ -1,6 +1,6 @@
 """`fit`: the one training loop of ftkit, written to be read top to bottom.
 
-    history = fit(model, data.train, data.val, TrainConfig(epochs=5), metrics=("accuracy", "f1"))
+    history = fit(model, data.train, data.val, TrainConfig(epochs=5), metrics=("accuracy", "f1_macro"))
 
 What one call does (this file follows the same order: `fit`, then each thing it calls):
   1. check every setting and the data size (a `ConfigError` before any slow work);
@@ -38,51 +38,13 @@ from .freeze import freeze, mark_frozen, param_groups, restore, set_train_mode, 
 from .history import History
 from .infra.cache import prepare_cache
 from .infra.runtime import is_out_of_memory, memory_advice, pick_device, seed_everything
+from .metrics import resolve_metrics, score
 
-__all__ = ["fit", "evaluate", "METRICS"]
+__all__ = ["fit", "evaluate"]
 
 
 class _Diverged(Exception):
     """Raised inside the loop when the loss is NaN/inf; turned into stop_reason 'diverged'."""
-
-
-# ---- metrics ------------------------------------------------------------------------------------
-def accuracy(preds: np.ndarray, targets: np.ndarray) -> float:
-    return float((preds == targets).mean()) if len(targets) else float("nan")
-
-
-def f1(preds: np.ndarray, targets: np.ndarray) -> float:
-    """Macro F1: the F1 of every class (present in targets or predictions), averaged."""
-    scores = []
-    for c in np.union1d(preds, targets):
-        tp = np.sum((preds == c) & (targets == c))
-        fp = np.sum((preds == c) & (targets != c))
-        fn = np.sum((preds != c) & (targets == c))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return float(np.mean(scores)) if scores else float("nan")
-
-
-METRICS = {"accuracy": accuracy, "f1": f1}
-
-
-def _resolve_metrics(metrics) -> dict:
-    out = {}
-    for m in metrics or ():
-        if callable(m):
-            out[getattr(m, "__name__", "metric")] = m
-        elif m in METRICS:
-            out[m] = METRICS[m]
-        else:
-            raise ConfigError(
-                f"Unknown metric {m!r}. Use {', '.join(map(repr, METRICS))} or a function f(preds, targets) -> float."
-            )
-    return out
-
-
-def _score(metric_fns, preds, targets, prefix) -> dict:
-    if preds is None:
-        return {}
-    return {f"{prefix}{name}": fn(preds, targets) for name, fn in metric_fns.items()}
 
 
 # ---- the loop ---------------------------------------------------------------------------------------
@@ -110,7 +72,7 @@ def fit(
     """
     config = (config or TrainConfig()).updated(**overrides)
     train_set, val_set = as_dataset(train_data, "train_data"), as_dataset(val_data, "val_data")
-    metric_fns = _resolve_metrics(metrics)
+    metric_fns = resolve_metrics(metrics)
     device = pick_device(config.device)
     _check_inputs(config, train_set, val_set, metric_fns, device)
     callbacks = check_callbacks(callbacks) + ([ProgressBar()] if progress else [])
@@ -232,14 +194,14 @@ def _optimizer_step(state: TrainState, scaler) -> None:
 def _end_of_epoch(state: TrainState, train_out, val_phase, loss_fn, autocast, metric_fns) -> dict:
     """Evaluate, log the epoch record and update the best weights / early-stopping counter."""
     record = {"epoch": state.epoch, "train_loss": train_out["train_loss"]}
-    record.update(_score(metric_fns, train_out["preds"], train_out["targets"], "train_"))
+    record.update(score(metric_fns, train_out["preds"], train_out["targets"], "train_"))
     if val_phase is not None:
         state.model.eval()
         out = run_batches(val_phase.forward, val_phase.loader, loss_fn, state.device, autocast)
         if out["loss"] is not None and not math.isfinite(out["loss"]):
             raise _Diverged(f"{out['loss']} (validation)")
         record["val_loss"] = out["loss"]
-        record.update(_score(metric_fns, out["preds"], out["targets"], "val_"))
+        record.update(score(metric_fns, out["preds"], out["targets"], "val_"))
     record["lr"] = state.optimizer.param_groups[0]["lr"]
     record["time_s"] = round(time.perf_counter() - state.start_time, 4)
     state.record = state.history.log_epoch(**record)
@@ -447,4 +409,4 @@ def evaluate(model: nn.Module, data, metrics=("accuracy",), loss_fn=None, batch_
     model.eval()
     forward = lambda x: model_forward(model, x)  # noqa: E731
     out = run_batches(forward, loader, loss_fn or nn.CrossEntropyLoss(), device)
-    return {"loss": out["loss"], **_score(_resolve_metrics(metrics), out["preds"], out["targets"], "")}
+    return {"loss": out["loss"], **score(resolve_metrics(metrics), out["preds"], out["targets"], "")}

@@ -26,7 +26,7 @@ from packaging.version import Version
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
 SCRIPTS = ("postBuild", "start", "check_install.sh")  # repo2docker runs the first two; people run the third
-DEV_ONLY = {"pytest", "nbval", "playwright"}  # test tools: a Binder session runs lessons, not the test suite
+DEV_ONLY = {"ruff", "pytest", "nbval", "playwright"}  # test tools: a Binder session runs lessons, not the test suite
 
 
 def _name(text: str) -> str:

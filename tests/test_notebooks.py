@@ -11,13 +11,13 @@ COMMON = {"MODEL", "PROFILE", "SEED", "OUTPUT_DIR"}
 # The results.json metric keys each lesson promises (issue texts, README).
 METRICS = {
     "00_start_here": ("val_accuracy", "test_accuracy"),
-    "01_helmet_classifier": ("test_accuracy", "test_f1", "val_accuracy"),
-    "02_freeze_lr_lab": ("test_accuracy", "test_f1", "val_accuracy"),
-    "03_bert_sentiment": ("eval_accuracy", "eval_f1"),
+    "01_helmet_classifier": ("test_accuracy", "test_f1_macro", "val_accuracy"),
+    "02_freeze_lr_lab": ("test_accuracy", "test_f1_macro", "val_accuracy"),
+    "03_bert_sentiment": ("eval_accuracy", "eval_f1_macro"),
     "04_qwen_lora": ("eval_loss_before", "eval_loss_after", "reload_identical", "peak_rss_mb"),
     "05_overfitting_lab": (
         "test_accuracy",
-        "test_f1",
+        "test_f1_macro",
         "val_accuracy",
         "few_images_val_loss",
         "all_images_val_loss",

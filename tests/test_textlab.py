@@ -50,7 +50,7 @@ def test_recipe_validates_and_replaces():
     assert (r.lr, r.label_smoothing) == (1e-4, 0.1)
     args = tl.training_args(r.replace(patience=2), "/tmp/unused")
     assert (
-        args.eval_strategy == "epoch" and args.load_best_model_at_end and args.metric_for_best_model == "f1"
+        args.eval_strategy == "epoch" and args.load_best_model_at_end and args.metric_for_best_model == "f1_macro"
     )
     assert tl.training_args(r, "/tmp/unused").save_strategy == "no"
     assert tl.training_args(r, "/tmp/unused").train_sampling_strategy == "random"
@@ -153,7 +153,7 @@ def test_train_text_is_deterministic(data, ds, tmp_path):
         )
         runs.append(run)
     a, b = runs
-    assert len(a.history) == 2 and "val_f1" in a.history.last()
+    assert len(a.history) == 2 and "val_f1_macro" in a.history.last()
     assert a.history.series("val_loss") == b.history.series("val_loss")
     assert a.metrics["eval_loss"] == b.metrics["eval_loss"]
     row = a.row()

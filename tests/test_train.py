@@ -116,8 +116,8 @@ def test_fit_checks_before_training():
         fit(model, TRAIN, VAL, batch_size=100, progress=False)
     with pytest.raises(ConfigError, match="Unknown training setting"):
         fit(model, TRAIN, VAL, learning_rate=0.1, progress=False)
-    with pytest.raises(ConfigError, match="metric 'f1'"):
-        fit(model, TRAIN, VAL, monitor="val_f1", progress=False)
+    with pytest.raises(ConfigError, match="metric 'f1_macro'"):
+        fit(model, TRAIN, VAL, monitor="val_f1_macro", progress=False)
     with pytest.raises(ConfigError, match="CUDA"):
         fit(model, TRAIN, VAL, mixed_precision="bf16", device="cpu", progress=False)
     with pytest.raises(ConfigError, match="validation data"):
@@ -135,13 +135,13 @@ def test_history_records_and_callback_order():
         TRAIN,
         VAL,
         TrainConfig(epochs=2, batch_size=16),
-        metrics=("accuracy", "f1"),
+        metrics=("accuracy", "f1_macro"),
         callbacks=[rec],
         progress=False,
     )
     assert h.stop_reason == "completed" and len(h) == 2 and len(h.steps) == 8
     keys = set(h.epochs[0])
-    assert {"epoch", "train_loss", "val_loss", "val_accuracy", "val_f1", "lr", "time_s"} <= keys
+    assert {"epoch", "train_loss", "val_loss", "val_accuracy", "val_f1_macro", "lr", "time_s"} <= keys
     assert {"step", "epoch", "train_loss", "lr", "time_s"} <= set(h.steps[0])
     assert rec.events[:2] == ["train_begin", "epoch_begin 1"] and rec.events[-1] == "train_end completed"
     assert rec.events.count("step") == 8
@@ -152,8 +152,8 @@ def test_seeded_runs_repeat_exactly():
     base = mlp()
     a, b = copy.deepcopy(base), copy.deepcopy(base)
     cfg = TrainConfig(epochs=3, batch_size=16, seed=7)
-    ha = fit(a, TRAIN, VAL, cfg, metrics=("accuracy", "f1"), progress=False)
-    hb = fit(b, TRAIN, VAL, cfg, metrics=("accuracy", "f1"), progress=False)
+    ha = fit(a, TRAIN, VAL, cfg, metrics=("accuracy", "f1_macro"), progress=False)
+    hb = fit(b, TRAIN, VAL, cfg, metrics=("accuracy", "f1_macro"), progress=False)
     assert without_time(ha.epochs) == without_time(hb.epochs)
     assert without_time(ha.steps) == without_time(hb.steps)
     assert same_weights(weights(a), weights(b))
@@ -310,10 +310,10 @@ def test_resume_from_saved_history(tmp_path):
 def test_evaluate_and_predict_agree():
     model = mlp()
     fit(model, TRAIN, VAL, epochs=1, batch_size=16, progress=False)
-    scores = evaluate(model, VAL, metrics=("accuracy", "f1"))
+    scores = evaluate(model, VAL, metrics=("accuracy", "f1_macro"))
     probs, preds, targets = predict(model, VAL)
     assert scores["accuracy"] == pytest.approx(float((preds == targets).mean()))
-    assert 0 <= scores["f1"] <= 1 and scores["loss"] > 0
+    assert 0 <= scores["f1_macro"] <= 1 and scores["loss"] > 0
     assert np.array_equal(targets, VAL[1].numpy())
 
 

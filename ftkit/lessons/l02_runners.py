@@ -38,7 +38,7 @@ from ..train import evaluate, fit
 
 __all__ = ["LabConfig", "Runner", "VisionRunner", "TextRunner", "TokenizedText", "METRICS"]
 
-METRICS = ("accuracy", "f1")  # what every lab run records on validation (and the test evaluation)
+METRICS = ("accuracy", "f1_macro")  # what every lab run records on validation (and the test evaluation)
 
 
 @dataclass
@@ -192,7 +192,7 @@ class Runner:
         return history
 
     def evaluate(self, split: str = "test") -> dict:
-        """accuracy / f1 / loss of the model of the last run on 'val' or 'test'."""
+        """accuracy / f1_macro / loss of the model of the last run on 'val' or 'test'."""
         data = {"val": self.val_set, "test": self.test_set}.get(split)
         if split not in ("val", "test"):
             raise ConfigError(f"split must be 'val' or 'test', got {split!r}.")

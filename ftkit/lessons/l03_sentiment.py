@@ -2,7 +2,7 @@
 
     recipe = TextRecipe(epochs=3, lr=5e-5)
     run = train_text(model, tokenizer, ds, recipe, label="full fine-tuning", output_dir=out)
-    run.row()                               # label, trainable, time_s, val_f1, ...
+    run.row()                               # label, trainable, time_s, val_f1_macro, ...
 
     table, runs = compare_freezing(make_model, tokenizer, ds, recipe, output_dir=out)
     opt = layerwise_optimizer(model, head_lr=5e-4, encoder_lr=1e-5)   # Trainer(optimizers=(opt, None))
@@ -179,12 +179,12 @@ def training_args(recipe: TextRecipe, output_dir, **overrides) -> TrainingArgume
         # "group_by_length": shuffled groups of ~50 batches, each sorted by length (was `group_by_length=True` before 5)
         train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
         label_smoothing_factor=recipe.label_smoothing,
-        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.46
+        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.41
         save_strategy="epoch" if keep_best else "no",
         save_total_limit=1 if keep_best else None,  # the best checkpoint (and the last) only
         save_only_model=True,  # no optimizer state on disk: half the size, cannot resume (fine here)
         load_best_model_at_end=keep_best,
-        metric_for_best_model="f1",
+        metric_for_best_model="f1_macro",
         greater_is_better=True,
         logging_steps=recipe.logging_steps,
         seed=recipe.seed,
@@ -220,7 +220,7 @@ class TextRun:
             "time_s": round(self.time_s, 1),
             "epochs run": len(self.history),
             "val_accuracy": m.get("eval_accuracy"),
-            "val_f1": m.get("eval_f1"),
+            "val_f1_macro": m.get("eval_f1_macro"),
         }
 
 
