@@ -9,7 +9,8 @@ from torch import nn
 from ftkit.config import TrainConfig
 from ftkit.errors import ConfigError, DataError
 from ftkit.metrics import classification_report_df, f1_macro, metrics_summary, resolve_metrics
-from ftkit.train import fit, predict
+from ftkit.data.loaders import predict
+from ftkit.train import fit
 
 
 def test_classification_report_df_matches_sklearn():
