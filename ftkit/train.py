@@ -148,14 +148,15 @@ def _train_epoch(state: TrainState, phase, loss_fn, autocast, scaler, callbacks)
             loss = loss_fn(logits.float(), y)
         if not torch.isfinite(loss):
             raise _Diverged(f"{loss.item()}")
-        (scaler.scale(loss / config.accum_steps) if scaler else loss / config.accum_steps).backward()
+        scaled = loss / config.gradient_accumulation_steps
+        (scaler.scale(scaled) if scaler else scaled).backward()
         total, n = total + loss.item() * len(y), n + len(y)
         step_losses.append(loss.item())
         p, t = class_predictions(logits.detach(), y)
         if p is not None:
             preds.append(p)
             targets.append(t)
-        if (i + 1) % config.accum_steps == 0 or i + 1 == limit:
+        if (i + 1) % config.gradient_accumulation_steps == 0 or i + 1 == limit:
             _optimizer_step(state, scaler)
             state.step += 1
             state.batch_loss = float(np.mean(step_losses))
@@ -274,7 +275,9 @@ def _stop_early(state: TrainState, reason: str, value: str = "") -> None:
             "run fit(model, train_data, val_data, config, history=history)."
         )
     else:
-        state.stop_message = f"Kept {kept}. " + memory_advice(config.batch_size, config.accum_steps)
+        state.stop_message = f"Kept {kept}. " + memory_advice(
+            config.batch_size, config.gradient_accumulation_steps
+        )
     print(state.stop_message)
 
 
@@ -398,7 +401,7 @@ def _batches_per_epoch(loader, config: TrainConfig) -> int:
 
 
 def _steps_per_epoch(loader, config: TrainConfig) -> int:
-    return math.ceil(_batches_per_epoch(loader, config) / config.accum_steps)
+    return math.ceil(_batches_per_epoch(loader, config) / config.gradient_accumulation_steps)
 
 
 # ---- evaluation ----------------------------------------------------------------------------------
