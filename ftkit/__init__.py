@@ -32,7 +32,7 @@ _API = {
         "memory_advice",
     ],
     "history": ["History"],
-    "callbacks": ["Callback"],
+    "callbacks": ["Callback", "TrainState"],
     "config": ["TrainConfig"],
     "infra.presets": [
         "load_vision",
@@ -62,13 +62,16 @@ _API = {
     "freeze": [
         "blocks",
         "max_depth",
+        "check_depth",
         "freeze",
+        "freeze_state",
         "unfreeze",
         "trainable_summary",
         "param_groups",
         "set_train_mode",
     ],
-    "train": ["fit", "evaluate", "predict", "TrainState"],
+    "train": ["fit", "evaluate"],
+    "data.loaders": ["predict"],
     "infra.cache": ["cache_info", "clear_cache"],
     "diagnose": ["diagnose", "Diagnosis"],
     "metrics": [
