@@ -51,14 +51,8 @@ _API = {
     "data.image_display": ["show_samples", "preview_augmentations"],
     "data.text": ["load_text_table", "TextData", "make_imbalanced", "class_weights"],
     "data.clean": ["careful_clean", "find_pii", "anonymise", "find_duplicates", "find_leaks"],
-    "data.instructions": [
-        "load_instructions",
-        "to_messages",
-        "encode_for_sft",
-        "build_sft_dataset",
-        "SFTCollator",
-        "show_masking",
-    ],
+    "data.instructions": ["load_instructions", "to_messages"],
+    "data.sft_encoding": ["encode_for_sft", "build_sft_dataset", "SFTCollator", "show_masking"],
     "freeze": [
         "blocks",
         "max_depth",
