@@ -16,6 +16,7 @@ METRICS = {
     "03_bert_sentiment": ("eval_accuracy", "eval_f1"),
     "04_qwen_lora": ("eval_loss_before", "eval_loss_after", "reload_identical", "peak_rss_mb"),
     "05_overfitting_lab": ("test_accuracy", "test_f1", "val_accuracy", "few_images_val_loss", "all_images_val_loss"),
+    "07_deploy": ("onnx_parity", "ort_speedup", "int8_speedup", "int8_acc_drop", "rps", "p95_ms", "failed_requests"),
 }
 
 

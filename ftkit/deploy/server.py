@@ -83,6 +83,9 @@ class Router:
             raise ConfigError(f"Two model directories have the same version ({versions}). Give each export its "
                               "own version, e.g. copy_model_dir(src, dst, version='v2').")
         self.models = {d.version: OnnxClassifier(d, threads=config.threads, verify=False) for d in dirs}
+        for model in self.models.values():  # load tokenizers now, not on the first request
+            if model.task == "text":
+                model.encode_texts(["warm-up"])
         split = dict(split or {})
         unknown = sorted(set(split) - set(versions))
         if unknown:
