@@ -41,7 +41,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=2000, help="SST-2 training sentences to fine-tune on")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2, help="torch and ORT threads in the tables (2 cores here)")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch and ORT threads in the tables (2 cores here)"
+    )
     parser.add_argument("--no-save", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
     start = time.perf_counter()
@@ -49,25 +51,45 @@ def main() -> int:
     ftkit.seed_everything(SEED)
     profile = ftkit.get_profile("default")
     sst2, helmets = shared_data("sentiment_en"), shared_data("helmet_heads")
-    data_note = (f"SST-2 ({args.rows} train sentences, dev 872)" if sst2 else "sample reviews (no SST-2 found)") + \
-        ", " + ("helmet_heads (train / val calibration / test)" if helmets else "sample helmets (no helmet_heads)")
+    data_note = (
+        (f"SST-2 ({args.rows} train sentences, dev 872)" if sst2 else "sample reviews (no SST-2 found)")
+        + ", "
+        + ("helmet_heads (train / val calibration / test)" if helmets else "sample helmets (no helmet_heads)")
+    )
     print(machine_line(), "|", data_note, flush=True)
     out = Path(tempfile.mkdtemp(prefix="bench_deploy-"))
 
     if sst2:
-        text = deploy.text_model_for_deploy(profile, out / "train_text", train_file=sst2 / "sst2_train.tsv",
-                                            eval_file=sst2 / "sst2_dev.tsv", max_rows=args.rows, seed=SEED)
+        text = deploy.text_model_for_deploy(
+            profile,
+            out / "train_text",
+            train_file=sst2 / "sst2_train.tsv",
+            eval_file=sst2 / "sst2_dev.tsv",
+            max_rows=args.rows,
+            seed=SEED,
+        )
     else:
         text = deploy.text_model_for_deploy(profile, out / "train_text", seed=SEED)
     helmet = deploy.helmet_model_for_deploy(profile, data_dir=helmets, seed=SEED)
-    print(f"trained: text {text.metrics} in {text.time_s:.0f} s; helmet {helmet.metrics} in {helmet.time_s:.0f} s",
-          flush=True)
+    print(
+        f"trained: text {text.metrics} in {text.time_s:.0f} s; "
+        f"helmet {helmet.metrics} in {helmet.time_s:.0f} s",
+        flush=True,
+    )
 
-    v1 = deploy.export_text_model(text.model, text.tokenizer, out / "v1", name="sentiment", version="v1",
-                                  metrics=text.metrics)
+    v1 = deploy.export_text_model(
+        text.model, text.tokenizer, out / "v1", name="sentiment", version="v1", metrics=text.metrics
+    )
     v2 = deploy.quantize_dynamic_dir(v1.path, out / "v2", version="v2")
-    h1 = deploy.export_image_model(helmet.model, out / "h1", name="helmet", version="h1", labels=helmet.data.classes,
-                                   image_size=helmet.data.image_size, metrics=helmet.metrics)
+    h1 = deploy.export_image_model(
+        helmet.model,
+        out / "h1",
+        name="helmet",
+        version="h1",
+        labels=helmet.data.classes,
+        image_size=helmet.data.image_size,
+        metrics=helmet.metrics,
+    )
     h8 = deploy.quantize_static_dir(h1.path, out / "h8", helmet.data.val, version="h8")
     texts, labels = list(text.data.test["text"]), text.data.test["label"].to_numpy()
     parity = deploy.text_parity(text.model, text.tokenizer, v1.path, texts)
@@ -75,45 +97,80 @@ def main() -> int:
     print("parity:", parity, hparity, flush=True)
 
     t32, t8 = (deploy.OnnxClassifier(d.path, threads=args.threads) for d in (v1, v2))
-    text_table = deploy.compare_runtimes({
-        "PyTorch fp32": (lambda x: deploy.torch_text_probs(text.model, text.tokenizer, x), v1.onnx_path.stat().st_size),
-        "ORT fp32": (t32.predict_texts, v1.onnx_path.stat().st_size),
-        "ORT INT8": (t8.predict_texts, v2.onnx_path.stat().st_size),
-    }, texts, labels, single_calls=150)
+    text_table = deploy.compare_runtimes(
+        {
+            "PyTorch fp32": (
+                lambda x: deploy.torch_text_probs(text.model, text.tokenizer, x),
+                v1.onnx_path.stat().st_size,
+            ),
+            "ORT fp32": (t32.predict_texts, v1.onnx_path.stat().st_size),
+            "ORT INT8": (t8.predict_texts, v2.onnx_path.stat().st_size),
+        },
+        texts,
+        labels,
+        single_calls=150,
+    )
     i32, i8 = (deploy.OnnxClassifier(d.path, threads=args.threads) for d in (h1, h8))
     pixels = np.stack([i32.preprocess_image(p) for p in helmet.data.test.paths])
-    image_table = deploy.compare_runtimes({
-        "PyTorch fp32": (lambda x: deploy.torch_image_probs(helmet.model, x), h1.onnx_path.stat().st_size),
-        "ORT fp32": (i32.predict_arrays, h1.onnx_path.stat().st_size),
-        "ORT INT8": (i8.predict_arrays, h8.onnx_path.stat().st_size),
-    }, pixels, np.asarray(helmet.data.test.targets), single_calls=150)
+    image_table = deploy.compare_runtimes(
+        {
+            "PyTorch fp32": (
+                lambda x: deploy.torch_image_probs(helmet.model, x),
+                h1.onnx_path.stat().st_size,
+            ),
+            "ORT fp32": (i32.predict_arrays, h1.onnx_path.stat().st_size),
+            "ORT INT8": (i8.predict_arrays, h8.onnx_path.stat().st_size),
+        },
+        pixels,
+        np.asarray(helmet.data.test.targets),
+        single_calls=150,
+    )
     ts, hs = deploy.speedups(text_table), deploy.speedups(image_table)
-    print(text_table.round(3).to_string(), "\n", ts, "\n", image_table.round(3).to_string(), "\n", hs, flush=True)
+    print(
+        text_table.round(3).to_string(),
+        "\n",
+        ts,
+        "\n",
+        image_table.round(3).to_string(),
+        "\n",
+        hs,
+        flush=True,
+    )
 
     with deploy.ServerProcess([v1.path, v2.path], split="v1=0.8,v2=0.2") as server:
-        load = deploy.load_test(server.url + "/predict/text", [{"texts": [t]} for t in texts],
-                                requests=args.requests, concurrency=args.concurrency)
+        load = deploy.load_test(
+            server.url + "/predict/text",
+            [{"texts": [t]} for t in texts],
+            requests=args.requests,
+            concurrency=args.concurrency,
+        )
     print({k: v for k, v in load.items() if k != "errors"}, flush=True)
     flags = deploy.cpu_flags()
     wall = time.perf_counter() - start
-    result = (f"RESULT ort_speedup={ts['ort_speedup']:.2f} int8_speedup={ts['int8_speedup']:.2f} "
-              f"int8_acc_drop={ts['int8_acc_drop']:.4f} rps={load['rps']:.0f} p95_ms={load['p95_ms']:.1f}")
+    result = (
+        f"RESULT ort_speedup={ts['ort_speedup']:.2f} int8_speedup={ts['int8_speedup']:.2f} "
+        f"int8_acc_drop={ts['int8_acc_drop']:.4f} rps={load['rps']:.0f} p95_ms={load['p95_ms']:.1f}"
+    )
     if not args.no_save:
         body = (
             f"Data: {data_note}. CPU: {flags['verdict']}. Wall time {wall:.0f} s. "
             f"Parity: text {parity['labels_agree']}/{parity['examples']} labels agree "
-            f"(max prob diff {parity['max_prob_diff']:.1e}), helmet {hparity['labels_agree']}/{hparity['examples']} "
+            f"(max prob diff {parity['max_prob_diff']:.1e}), "
+            f"helmet {hparity['labels_agree']}/{hparity['examples']} "
             f"({hparity['max_prob_diff']:.1e}).\n\n"
             f"Text (MiniLM-L6, {len(texts)} test sentences, {args.threads} threads):\n\n"
             f"```\n{text_table.round(3).to_string()}\n```\n\n"
             f"Helmet (EfficientNet-Lite0, {len(pixels)} test crops, static INT8 calibrated on val):\n\n"
             f"```\n{image_table.round(3).to_string()}\n```\n\n"
-            f"Speed-ups at batch 1 (p50) / batch 32: text ORT {ts['ort_speedup']:.2f}x / {ts['ort_speedup_batch']:.2f}x, "
-            f"INT8 {ts['int8_speedup']:.2f}x / {ts['int8_speedup_batch']:.2f}x; helmet ORT {hs['ort_speedup']:.2f}x / "
-            f"{hs['ort_speedup_batch']:.2f}x, INT8 {hs['int8_speedup']:.2f}x / {hs['int8_speedup_batch']:.2f}x, "
+            f"Speed-ups at batch 1 (p50) / batch 32: "
+            f"text ORT {ts['ort_speedup']:.2f}x / {ts['ort_speedup_batch']:.2f}x, "
+            f"INT8 {ts['int8_speedup']:.2f}x / {ts['int8_speedup_batch']:.2f}x; "
+            f"helmet ORT {hs['ort_speedup']:.2f}x / {hs['ort_speedup_batch']:.2f}x, "
+            f"INT8 {hs['int8_speedup']:.2f}x / {hs['int8_speedup_batch']:.2f}x, "
             f"accuracy drop {hs['int8_acc_drop']:.4f}.\n\n"
-            f"Service (`ftkit serve` v1 fp32 80 % / v2 INT8 20 %, 1 ORT thread per request, client on the same "
-            f"2 cores): {load['requests']} requests at {load['concurrency']} in flight, {load['rps']:.0f} requests/s, "
+            f"Service (`ftkit serve` v1 fp32 80 % / v2 INT8 20 %, 1 ORT thread per request, "
+            f"client on the same 2 cores): {load['requests']} requests at {load['concurrency']} in flight, "
+            f"{load['rps']:.0f} requests/s, "
             f"p50 {load['p50_ms']:.1f} ms, p95 {load['p95_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, "
             f"{load['failed_requests']} failed, answered by {load['versions']}.\n\n`{result}`"
         )

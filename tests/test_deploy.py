@@ -12,8 +12,18 @@ import pytest
 
 import ftkit
 from ftkit.deploy import (
-    OnnxClassifier, copy_model_dir, cpu_flags, describe_onnx, export_image_model, export_text_model,
-    image_parity, quantize_dynamic_dir, quantize_static_dir, read_model_dir, text_parity, torch_text_probs,
+    OnnxClassifier,
+    copy_model_dir,
+    cpu_flags,
+    describe_onnx,
+    export_image_model,
+    export_text_model,
+    image_parity,
+    quantize_dynamic_dir,
+    quantize_static_dir,
+    read_model_dir,
+    text_parity,
+    torch_text_probs,
 )
 from ftkit.deploy.lesson import SAMPLES
 from ftkit.deploy.server import ServeConfig, parse_split
@@ -41,23 +51,29 @@ def helmet():
 def exported(tmp_path_factory, text_model, helmet):
     root = tmp_path_factory.mktemp("deploy")
     model, tok = text_model
-    text_dir = export_text_model(model, tok, root / "text_v1", name="sentiment", version="v1",
-                                 metrics={"test_accuracy": 0.5})
+    text_dir = export_text_model(
+        model, tok, root / "text_v1", name="sentiment", version="v1", metrics={"test_accuracy": 0.5}
+    )
     image_model, data = helmet
-    image_dir = export_image_model(image_model, root / "helmet_v1", name="helmet", version="h1",
-                                   labels=data.classes, image_size=32)
+    image_dir = export_image_model(
+        image_model, root / "helmet_v1", name="helmet", version="h1", labels=data.classes, image_size=32
+    )
     return root, text_dir, image_dir
 
 
 def test_text_export_has_dynamic_axes_and_agrees_with_pytorch_on_every_text(exported, text_model):
     _, text_dir, _ = exported
     graph = describe_onnx(text_dir.path)
-    assert [(v["name"], v["shape"]) for v in graph["inputs"]] == [("input_ids", ["batch", "sequence"]),
-                                                                 ("attention_mask", ["batch", "sequence"])]
+    assert [(v["name"], v["shape"]) for v in graph["inputs"]] == [
+        ("input_ids", ["batch", "sequence"]),
+        ("attention_mask", ["batch", "sequence"]),
+    ]
     assert graph["outputs"][0]["shape"] == ["batch", 2]
     texts = list(TEXTS.train["text"]) + ["x " * 400]  # every sample review, and one cut at max_length
     parity = text_parity(*text_model, text_dir.path, texts)
-    assert parity["examples"] == len(texts) and parity["all_labels_agree"] and parity["within_tolerance"], parity
+    assert parity["examples"] == len(texts) and parity["all_labels_agree"] and parity["within_tolerance"], (
+        parity
+    )
     clf = OnnxClassifier(text_dir.path)
     for n in (1, 7):  # other batch sizes than the export example's 2
         assert clf.predict_texts(texts[:n]).shape == (n, 2)
@@ -75,7 +91,12 @@ def test_image_export_agrees_with_pytorch_and_with_the_kits_own_predict(exported
 def test_manifest_records_what_the_server_shows(exported):
     _, text_dir, image_dir = exported
     m = text_dir.manifest
-    assert (m["name"], m["version"], m["task"], m["labels"]) == ("sentiment", "v1", "text", ["negative", "positive"])
+    assert (m["name"], m["version"], m["task"], m["labels"]) == (
+        "sentiment",
+        "v1",
+        "text",
+        ["negative", "positive"],
+    )
     assert m["metrics"] == {"test_accuracy": 0.5} and m["exported_at"] and m["opset"] >= 17
     assert {"model.onnx", "tokenizer.json"} <= set(m["files"])
     assert image_dir.manifest["preprocess"]["image_size"] == 32
@@ -123,8 +144,13 @@ def test_ftkit_serve_refuses_to_start_with_one_line(exported, tmp_path, damage):
     if damage == "no_model":
         target = copy_model_dir(text_dir.path, tmp_path / "copy").path
         (target / "model.onnx").unlink()
-    run = subprocess.run([sys.executable, "-m", "ftkit.cli", "serve", str(target), "--port", "1"],
-                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    run = subprocess.run(
+        [sys.executable, "-m", "ftkit.cli", "serve", str(target), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert run.returncode == 2
     assert run.stderr.startswith("ftkit: ") and len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert ("not found" if damage == "missing" else "model.onnx is missing") in run.stderr
@@ -154,7 +180,10 @@ def test_static_int8_cnn_calibrates_on_validation_images_and_keeps_its_accuracy(
     _, _, image_dir = exported
     _, data = helmet
     q = quantize_static_dir(image_dir.path, tmp_path / "helmet_int8", data.val)
-    assert "static-int8" in q.manifest["quantization"] and f"{len(data.val)} images" in q.manifest["quantization"]
+    assert (
+        "static-int8" in q.manifest["quantization"]
+        and f"{len(data.val)} images" in q.manifest["quantization"]
+    )
     targets = np.asarray(data.test.targets)
     fp32 = OnnxClassifier(image_dir.path).predict_images(data.test.paths).argmax(1)
     int8 = OnnxClassifier(q.path).predict_images(data.test.paths).argmax(1)
@@ -191,4 +220,3 @@ def test_cpu_flags_give_a_verdict():
     assert {"AVX2", "AVX512-VNNI", "AVX-VNNI", "vnni", "verdict"} <= set(flags)
     assert isinstance(flags["vnni"], bool)
     assert "VNNI" in flags["verdict"] or "measure" in flags["verdict"]
-

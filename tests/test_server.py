@@ -25,17 +25,42 @@ JPEG = (SAMPLES / "helmet" / "test" / "helmet" / "0003.jpg").read_bytes()
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
-    loaded = ftkit.load_text_classifier("tiny-bert", num_labels=2, id2label={0: "negative", 1: "positive"}, seed=0)
-    v1 = export_text_model(loaded.model, loaded.tokenizer, root / "v1", name="sentiment", version="v1",
-                           metrics={"test_accuracy": 0.5})
+    loaded = ftkit.load_text_classifier(
+        "tiny-bert", num_labels=2, id2label={0: "negative", 1: "positive"}, seed=0
+    )
+    v1 = export_text_model(
+        loaded.model,
+        loaded.tokenizer,
+        root / "v1",
+        name="sentiment",
+        version="v1",
+        metrics={"test_accuracy": 0.5},
+    )
     v2 = copy_model_dir(v1.path, root / "v2", version="v2")
     vision = ftkit.load_vision("tiny-resnet", num_classes=2, seed=0)
-    image = export_image_model(vision.model, root / "helmet", name="helmet", version="h1",
-                               labels=["helmet", "no_helmet"], image_size=32)
-    args = ["--seed", "0", "--max-texts", "8", "--max-text-chars", "500", "--max-image-bytes", str(MAX_IMAGE_BYTES),
-            "--max-pixels", str(MAX_PIXELS)]
-    with ServerProcess([v1.path, v2.path, image.path], split=f"v1={1 - B_SHARE},v2={B_SHARE}",
-                       extra_args=args) as proc:
+    image = export_image_model(
+        vision.model,
+        root / "helmet",
+        name="helmet",
+        version="h1",
+        labels=["helmet", "no_helmet"],
+        image_size=32,
+    )
+    args = [
+        "--seed",
+        "0",
+        "--max-texts",
+        "8",
+        "--max-text-chars",
+        "500",
+        "--max-image-bytes",
+        str(MAX_IMAGE_BYTES),
+        "--max-pixels",
+        str(MAX_PIXELS),
+    ]
+    with ServerProcess(
+        [v1.path, v2.path, image.path], split=f"v1={1 - B_SHARE},v2={B_SHARE}", extra_args=args
+    ) as proc:
         with httpx.Client(base_url=proc.url, timeout=30) as client:
             yield proc, client
 
@@ -56,11 +81,17 @@ def test_health_info_and_docs(server):
     _, client = server
     assert client.get("/health").json() == {"status": "ok", "models": ["h1", "v1", "v2"]}
     models = {m["version"]: m for m in client.get("/info").json()["models"]}
-    assert models["v1"]["labels"] == ["negative", "positive"] and models["v1"]["metrics"] == {"test_accuracy": 0.5}
+    assert models["v1"]["labels"] == ["negative", "positive"] and models["v1"]["metrics"] == {
+        "test_accuracy": 0.5
+    }
     assert models["v1"]["exported_at"] and models["v1"]["name"] == "sentiment"
-    assert (models["v1"]["share"], models["v2"]["share"], models["h1"]["share"]) == pytest.approx((0.7, 0.3, 1.0))
+    assert (models["v1"]["share"], models["v2"]["share"], models["h1"]["share"]) == pytest.approx(
+        (0.7, 0.3, 1.0)
+    )
     assert client.get("/docs").status_code == 200
-    assert {"/predict/text", "/predict/image", "/health", "/info"} <= set(client.get("/openapi.json").json()["paths"])
+    assert {"/predict/text", "/predict/image", "/health", "/info"} <= set(
+        client.get("/openapi.json").json()["paths"]
+    )
 
 
 def test_predict_one_and_many_texts_and_pin_a_version(server):
@@ -99,26 +130,53 @@ BAD_TEXT = {
     "a string instead of a list": ({"json": {"texts": "hello"}}, 422, "valid list"),
     "a list instead of an object": ({"json": ["hello"]}, 422, "body"),
     "wrong field name": ({"json": {"text": ["hello"]}}, 422, "texts"),
-    "broken JSON": ({"content": b'{"texts": [', "headers": {"content-type": "application/json"}}, 422, "JSON"),
-    "wrong content type": ({"content": b'{"texts": ["a"]}', "headers": {"content-type": "text/plain"}}, 415,
-                           "application/json"),
+    "broken JSON": (
+        {"content": b'{"texts": [', "headers": {"content-type": "application/json"}},
+        422,
+        "JSON",
+    ),
+    "wrong content type": (
+        {"content": b'{"texts": ["a"]}', "headers": {"content-type": "text/plain"}},
+        415,
+        "application/json",
+    ),
     "unknown model version": ({"json": {"texts": ["a"]}, "headers": {"X-Model-Version": "v9"}}, 404, "v9"),
 }
 
 BAD_IMAGE = {
-    "not an image": ({"files": {"file": ("notes.txt", b"just some text", "text/plain")}}, 415, "not an image"),
-    "truncated JPEG": ({"files": {"file": ("cut.jpg", JPEG[: len(JPEG) // 2], "image/jpeg")}}, 422, "truncated"),
-    "decompression bomb over our pixel limit": ({"files": {"file": ("bomb.png", _png(2000, 2000), "image/png")}},
-                                                413, "Mpx"),
-    "decompression bomb over Pillow's limit": ({"files": {"file": ("bomb.png", _png(20000, 20000), "image/png")}},
-                                               413, "too large"),
-    "image over the byte limit": ({"files": {"file": ("big.jpg", JPEG + b"\0" * MAX_IMAGE_BYTES, "image/jpeg")}},
-                                  413, "limit"),
+    "not an image": (
+        {"files": {"file": ("notes.txt", b"just some text", "text/plain")}},
+        415,
+        "not an image",
+    ),
+    "truncated JPEG": (
+        {"files": {"file": ("cut.jpg", JPEG[: len(JPEG) // 2], "image/jpeg")}},
+        422,
+        "truncated",
+    ),
+    "decompression bomb over our pixel limit": (
+        {"files": {"file": ("bomb.png", _png(2000, 2000), "image/png")}},
+        413,
+        "Mpx",
+    ),
+    "decompression bomb over Pillow's limit": (
+        {"files": {"file": ("bomb.png", _png(20000, 20000), "image/png")}},
+        413,
+        "too large",
+    ),
+    "image over the byte limit": (
+        {"files": {"file": ("big.jpg", JPEG + b"\0" * MAX_IMAGE_BYTES, "image/jpeg")}},
+        413,
+        "limit",
+    ),
     "empty file": ({"files": {"file": ("empty.jpg", b"", "image/jpeg")}}, 422, "empty"),
     "wrong field name": ({"files": {"image": ("head.jpg", JPEG, "image/jpeg")}}, 422, "file"),
     "wrong content type": ({"content": JPEG, "headers": {"content-type": "image/jpeg"}}, 415, "multipart"),
-    "unknown model version": ({"files": {"file": ("head.jpg", JPEG, "image/jpeg")},
-                               "headers": {"X-Model-Version": "v1"}}, 404, "Unknown image model version"),
+    "unknown model version": (
+        {"files": {"file": ("head.jpg", JPEG, "image/jpeg")}, "headers": {"X-Model-Version": "v1"}},
+        404,
+        "Unknown image model version",
+    ),
 }
 
 
@@ -150,7 +208,10 @@ def test_ab_split_over_1000_requests_and_per_version_counts_in_metrics(server):
     def counts():
         found = {}
         for line in client.get("/metrics").text.splitlines():
-            if line.startswith('ftkit_model_requests_total{handler="/predict/text"') and 'status="2xx"' in line:
+            if (
+                line.startswith('ftkit_model_requests_total{handler="/predict/text"')
+                and 'status="2xx"' in line
+            ):
                 version = line.split('model_version="')[1].split('"')[0]
                 found[version] = float(line.rsplit(" ", 1)[1])
         return found
@@ -165,7 +226,10 @@ def test_ab_split_over_1000_requests_and_per_version_counts_in_metrics(server):
         assert after.get(version, 0) - before.get(version, 0) == report["versions"][version]
     text = client.get("/metrics").text
     assert 'http_requests_total{handler="/predict/text",method="POST",status="2xx"}' in text
-    assert 'ftkit_model_request_duration_seconds_bucket{handler="/predict/text",le="0.005",model_version="v1"}' in text
+    assert (
+        'ftkit_model_request_duration_seconds_bucket{handler="/predict/text",le="0.005",model_version="v1"}'
+        in text
+    )
 
 
 def test_bounded_concurrent_load_has_no_failed_requests(server):

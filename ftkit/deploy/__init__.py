@@ -14,8 +14,15 @@ from importlib import import_module
 
 _API = {
     "modeldir": ["ModelDir", "read_model_dir", "write_model_dir", "copy_model_dir"],
-    "export": ["export_text_model", "export_image_model", "text_parity", "image_parity", "describe_onnx",
-               "torch_text_probs", "torch_image_probs"],
+    "export": [
+        "export_text_model",
+        "export_image_model",
+        "text_parity",
+        "image_parity",
+        "describe_onnx",
+        "torch_text_probs",
+        "torch_image_probs",
+    ],
     "quantize": ["quantize_dynamic_dir", "quantize_static_dir", "cpu_flags"],
     "timing": ["compare_runtimes", "speedups"],
     "predictor": ["OnnxClassifier"],

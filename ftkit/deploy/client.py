@@ -41,12 +41,31 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServerProcess:
     """`python -m ftkit.cli serve DIRS --port N` as a subprocess, stopped on exit from the `with`."""
 
-    def __init__(self, model_dirs, *, split: str | None = None, port: int | None = None, host: str = "127.0.0.1",
-                 extra_args=(), startup_timeout: float = 90.0):
+    def __init__(
+        self,
+        model_dirs,
+        *,
+        split: str | None = None,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        extra_args=(),
+        startup_timeout: float = 90.0,
+    ):
         self.host, self.port = host, port or free_port(host)
         self.url = f"http://{host}:{self.port}"
-        self.args = [sys.executable, "-m", "ftkit.cli", "serve", *map(str, model_dirs), "--host", host,
-                     "--port", str(self.port), *(["--split", split] if split else []), *map(str, extra_args)]
+        self.args = [
+            sys.executable,
+            "-m",
+            "ftkit.cli",
+            "serve",
+            *map(str, model_dirs),
+            "--host",
+            host,
+            "--port",
+            str(self.port),
+            *(["--split", split] if split else []),
+            *map(str, extra_args),
+        ]
         self.startup_timeout = startup_timeout
         self.process = None
         self._log = None
@@ -55,12 +74,17 @@ class ServerProcess:
         import httpx
 
         self._log = tempfile.TemporaryFile(mode="w+")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
         self.process = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ModelError(f"ftkit serve exited with code {self.process.returncode}: {self.log().strip()[-400:]}")
+                raise ModelError(
+                    f"ftkit serve exited with code {self.process.returncode}: {self.log().strip()[-400:]}"
+                )
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
                     return self
@@ -68,7 +92,9 @@ class ServerProcess:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise ModelError(f"ftkit serve did not answer /health within {self.startup_timeout:.0f} s: {self.log()[-400:]}")
+        raise ModelError(
+            f"ftkit serve did not answer /health within {self.startup_timeout:.0f} s: {self.log()[-400:]}"
+        )
 
     def log(self) -> str:
         if self._log is None:
@@ -118,10 +144,20 @@ async def _run(url: str, payloads, requests: int, concurrency: int, timeout: flo
         wall = time.perf_counter() - start
     ms = np.asarray(latencies) * 1000
     ok = sum(n for s, n in statuses.items() if s < 300)
-    return {"requests": requests, "concurrency": concurrency, "ok": ok, "failed_requests": requests - ok,
-            "wall_s": wall, "rps": requests / wall, "p50_ms": float(np.percentile(ms, 50)),
-            "p95_ms": float(np.percentile(ms, 95)), "p99_ms": float(np.percentile(ms, 99)),
-            "statuses": dict(statuses), "errors": dict(errors), "versions": dict(versions)}
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "ok": ok,
+        "failed_requests": requests - ok,
+        "wall_s": wall,
+        "rps": requests / wall,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "statuses": dict(statuses),
+        "errors": dict(errors),
+        "versions": dict(versions),
+    }
 
 
 def load_test(url: str, payloads, requests: int = 2000, concurrency: int = 16, timeout: float = 30.0) -> dict:
@@ -133,6 +169,8 @@ def load_test(url: str, payloads, requests: int = 2000, concurrency: int = 16, t
     if not payloads:
         raise ConfigError("load_test needs at least one payload, e.g. [{'texts': ['great stay']}].")
     if requests < 1 or not 1 <= concurrency <= 256:
-        raise ConfigError(f"requests={requests}, concurrency={concurrency}: use requests >= 1 and 1..256 in flight.")
+        raise ConfigError(
+            f"requests={requests}, concurrency={concurrency}: use requests >= 1 and 1..256 in flight."
+        )
     with ThreadPoolExecutor(1) as pool:  # a fresh event loop, also inside Jupyter's running one
         return pool.submit(asyncio.run, _run(url, list(payloads), requests, concurrency, timeout)).result()

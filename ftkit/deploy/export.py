@@ -26,8 +26,16 @@ import numpy as np
 from ..errors import ConfigError
 from .modeldir import ModelDir, write_model_dir
 
-__all__ = ["export_text_model", "export_image_model", "text_parity", "image_parity", "describe_onnx",
-           "torch_text_probs", "torch_image_probs", "OPSET"]
+__all__ = [
+    "export_text_model",
+    "export_image_model",
+    "text_parity",
+    "image_parity",
+    "describe_onnx",
+    "torch_text_probs",
+    "torch_image_probs",
+    "OPSET",
+]
 
 OPSET = 18  # the dynamo exporter's own opset on torch 2.13; ORT 1.32 runs it and quantizes it
 
@@ -37,27 +45,32 @@ def _export(module, args, path: Path, input_names, dynamic_shapes) -> None:
 
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # "[torch.onnx] ..." progress
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=input_names, output_names=["logits"],
-                          dynamic_shapes=dynamic_shapes, opset_version=OPSET, dynamo=True,
-                          external_data=False)  # one self-contained file (our models are far below 2 GB)
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=input_names,
+            output_names=["logits"],
+            dynamic_shapes=dynamic_shapes,
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+        )  # one self-contained file (our models are far below 2 GB)
 
 
-class _TextLogits:
-    """Wraps a Hugging Face classifier so the graph takes plain tensors and returns logits."""
+def _text_logits(model):
+    """Wrap a Hugging Face classifier so the graph takes two plain tensors and returns the logits."""
+    import torch
 
-    @staticmethod
-    def build(model):
-        import torch
+    class TextLogits(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
 
-        class TextLogits(torch.nn.Module):
-            def __init__(self, inner):
-                super().__init__()
-                self.inner = inner
+        def forward(self, input_ids, attention_mask):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
 
-            def forward(self, input_ids, attention_mask):
-                return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
-
-        return TextLogits(model).eval()
+    return TextLogits(model).eval()
 
 
 @contextlib.contextmanager
@@ -71,9 +84,19 @@ def _eval_mode(model):
         model.train(was)
 
 
-def export_text_model(model, tokenizer, folder, *, name: str, version: str = "v1", labels=None,
-                      max_length: int = 128, metrics: dict | None = None, source_model: str = "",
-                      overwrite: bool = False) -> ModelDir:
+def export_text_model(
+    model,
+    tokenizer,
+    folder,
+    *,
+    name: str,
+    version: str = "v1",
+    labels=None,
+    max_length: int = 128,
+    metrics: dict | None = None,
+    source_model: str = "",
+    overwrite: bool = False,
+) -> ModelDir:
     """Export a `...ForSequenceClassification` model and its tokenizer to `folder` (atomically)."""
     import torch
 
@@ -82,24 +105,50 @@ def export_text_model(model, tokenizer, folder, *, name: str, version: str = "v1
         labels = [id2label[i] for i in sorted(id2label)]
     if not 8 <= int(max_length) <= 4096:
         raise ConfigError(f"max_length={max_length} is outside 8..4096 tokens. Pass e.g. max_length=128.")
-    sample = tokenizer(["a short text", "a somewhat longer text to pad the first one"], padding=True,
-                       return_tensors="pt")
+    sample = tokenizer(
+        ["a short text", "a somewhat longer text to pad the first one"], padding=True, return_tensors="pt"
+    )
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=int(max_length))
 
     def fill(tmp: Path):
         with _eval_mode(model):
-            _export(_TextLogits.build(model), (sample["input_ids"], sample["attention_mask"]), tmp / "model.onnx",
-                    ["input_ids", "attention_mask"], ({0: batch, 1: seq}, {0: batch, 1: seq}))
+            _export(
+                _text_logits(model),
+                (sample["input_ids"], sample["attention_mask"]),
+                tmp / "model.onnx",
+                ["input_ids", "attention_mask"],
+                ({0: batch, 1: seq}, {0: batch, 1: seq}),
+            )
         tokenizer.save_pretrained(str(tmp))
 
-    return write_model_dir(folder, fill, name=name, version=version, task="text", labels=labels,
-                           preprocess={"max_length": int(max_length)}, metrics=metrics,
-                           source_model=source_model or getattr(model, "name_or_path", ""), overwrite=overwrite)
+    return write_model_dir(
+        folder,
+        fill,
+        name=name,
+        version=version,
+        task="text",
+        labels=labels,
+        preprocess={"max_length": int(max_length)},
+        metrics=metrics,
+        source_model=source_model or getattr(model, "name_or_path", ""),
+        overwrite=overwrite,
+    )
 
 
-def export_image_model(model, folder, *, name: str, labels, image_size: int, version: str = "v1",
-                       mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), metrics: dict | None = None,
-                       source_model: str = "", overwrite: bool = False) -> ModelDir:
+def export_image_model(
+    model,
+    folder,
+    *,
+    name: str,
+    labels,
+    image_size: int,
+    version: str = "v1",
+    mean=(0.485, 0.456, 0.406),
+    std=(0.229, 0.224, 0.225),
+    metrics: dict | None = None,
+    source_model: str = "",
+    overwrite: bool = False,
+) -> ModelDir:
     """Export an image classifier taking (N, 3, image_size, image_size) normalised pixels."""
     import torch
 
@@ -109,10 +158,23 @@ def export_image_model(model, folder, *, name: str, labels, image_size: int, ver
         with _eval_mode(model):
             _export(model, (sample,), tmp / "model.onnx", ["pixel_values"], ({0: torch.export.Dim("batch")},))
 
-    preprocess = {"image_size": int(image_size), "mean": [float(m) for m in mean], "std": [float(s) for s in std]}
-    return write_model_dir(folder, fill, name=name, version=version, task="image", labels=labels,
-                           preprocess=preprocess, metrics=metrics, source_model=source_model,
-                           overwrite=overwrite)
+    preprocess = {
+        "image_size": int(image_size),
+        "mean": [float(m) for m in mean],
+        "std": [float(s) for s in std],
+    }
+    return write_model_dir(
+        folder,
+        fill,
+        name=name,
+        version=version,
+        task="image",
+        labels=labels,
+        preprocess=preprocess,
+        metrics=metrics,
+        source_model=source_model,
+        overwrite=overwrite,
+    )
 
 
 # ---- parity: does ONNX Runtime give the same answers as PyTorch? ------------------------------------
@@ -123,8 +185,13 @@ def torch_text_probs(model, tokenizer, texts, max_length: int = 128, batch_size:
     out = []
     with _eval_mode(model), torch.no_grad():
         for i in range(0, len(texts), batch_size):
-            enc = tokenizer([str(t) for t in texts[i:i + batch_size]], truncation=True, padding=True,
-                            max_length=max_length, return_tensors="pt")
+            enc = tokenizer(
+                [str(t) for t in texts[i : i + batch_size]],
+                truncation=True,
+                padding=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
             logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
             out.append(torch.softmax(logits.float(), -1).numpy())
     return np.concatenate(out)
@@ -136,15 +203,21 @@ def torch_image_probs(model, pixels: np.ndarray, batch_size: int = 32) -> np.nda
     out = []
     with _eval_mode(model), torch.no_grad():
         for i in range(0, len(pixels), batch_size):
-            out.append(torch.softmax(model(torch.from_numpy(pixels[i:i + batch_size])).float(), -1).numpy())
+            out.append(torch.softmax(model(torch.from_numpy(pixels[i : i + batch_size])).float(), -1).numpy())
     return np.concatenate(out)
 
 
 def _parity(p_torch: np.ndarray, p_onnx: np.ndarray, tolerance: float) -> dict:
     agree = p_torch.argmax(1) == p_onnx.argmax(1)
     diff = float(np.abs(p_torch - p_onnx).max()) if len(p_torch) else 0.0
-    return {"examples": int(len(agree)), "labels_agree": int(agree.sum()), "all_labels_agree": bool(agree.all()),
-            "max_prob_diff": diff, "tolerance": tolerance, "within_tolerance": diff <= tolerance}
+    return {
+        "examples": int(len(agree)),
+        "labels_agree": int(agree.sum()),
+        "all_labels_agree": bool(agree.all()),
+        "max_prob_diff": diff,
+        "tolerance": tolerance,
+        "within_tolerance": diff <= tolerance,
+    }
 
 
 def text_parity(model, tokenizer, model_dir, texts, tolerance: float = 1e-4) -> dict:
@@ -187,7 +260,12 @@ def describe_onnx(path) -> dict:
     for node in proto.graph.node:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1
     top = sorted(ops.items(), key=lambda kv: -kv[1])[:8]
-    return {"file": path.name, "size_mb": round(path.stat().st_size / 1e6, 2),
-            "opset": max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
-            "inputs": [row(v) for v in proto.graph.input], "outputs": [row(v) for v in proto.graph.output],
-            "nodes": len(proto.graph.node), "top_operators": dict(top)}
+    return {
+        "file": path.name,
+        "size_mb": round(path.stat().st_size / 1e6, 2),
+        "opset": max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+        "inputs": [row(v) for v in proto.graph.input],
+        "outputs": [row(v) for v in proto.graph.output],
+        "nodes": len(proto.graph.node),
+        "top_operators": dict(top),
+    }

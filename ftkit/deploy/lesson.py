@@ -23,7 +23,9 @@ from ..errors import ConfigError
 
 __all__ = ["SAMPLES", "Trained", "text_model_for_deploy", "helmet_model_for_deploy"]
 
-SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"  # the kit's own samples, from any working directory
+SAMPLES = (
+    Path(__file__).resolve().parents[2] / "data_samples"
+)  # the kit's own samples, from any working directory
 
 
 @dataclass
@@ -40,12 +42,24 @@ class Trained:
 def _summary(targets, preds) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {"test_accuracy": float(accuracy_score(targets, preds)),
-            "test_f1_macro": float(f1_score(targets, preds, average="macro"))}
+    return {
+        "test_accuracy": float(accuracy_score(targets, preds)),
+        "test_f1_macro": float(f1_score(targets, preds, average="macro")),
+    }
 
 
-def text_model_for_deploy(profile, output_dir, *, train_file=None, eval_file=None, model=None, saved=None, epochs=None,
-                          max_rows=None, seed: int = 0) -> Trained:
+def text_model_for_deploy(
+    profile,
+    output_dir,
+    *,
+    train_file=None,
+    eval_file=None,
+    model=None,
+    saved=None,
+    epochs=None,
+    max_rows=None,
+    seed: int = 0,
+) -> Trained:
     """A fine-tuned sentiment classifier and its data (test split = the split lesson 03 holds out, or
     `eval_file`, e.g. SST-2 dev in the benchmark)."""
     import ftkit
@@ -53,33 +67,56 @@ def text_model_for_deploy(profile, output_dir, *, train_file=None, eval_file=Non
 
     start = time.perf_counter()
     train_file = Path(train_file or SAMPLES / "sentiment" / "sentiment_en.csv")
-    data = ftkit.load_text_table(train_file, eval_file=eval_file, max_rows=max_rows or profile.max_rows, seed=seed,
-                                 split=(0.7, 0.15, 0.15))  # lesson 03's split: the same held-out reviews
+    data = ftkit.load_text_table(
+        train_file,
+        eval_file=eval_file,
+        max_rows=max_rows or profile.max_rows,
+        seed=seed,
+        split=(0.7, 0.15, 0.15),
+    )  # lesson 03's split: the same held-out reviews
     if saved is not None:
         if not Path(saved).is_dir():
-            raise ConfigError(f"No saved text model folder at {str(saved)!r}. Run lesson 03 first "
-                              "(it saves OUTPUT_DIR/model) or leave it as None to train here.")
-        loaded = ftkit.load_text_classifier(str(saved), num_labels=data.num_labels, id2label=data.id2label,
-                                            profile=profile, seed=seed)
+            raise ConfigError(
+                f"No saved text model folder at {str(saved)!r}. Run lesson 03 first "
+                "(it saves OUTPUT_DIR/model) or leave it as None to train here."
+            )
+        loaded = ftkit.load_text_classifier(
+            str(saved), num_labels=data.num_labels, id2label=data.id2label, profile=profile, seed=seed
+        )
         source = f"saved: {saved}"
     else:
-        loaded = ftkit.load_text_classifier(textlab.text_model_for(data.train["text"], profile, model),
-                                            num_labels=data.num_labels, id2label=data.id2label,
-                                            profile=profile, seed=seed)
+        loaded = ftkit.load_text_classifier(
+            textlab.text_model_for(data.train["text"], profile, model),
+            num_labels=data.num_labels,
+            id2label=data.id2label,
+            profile=profile,
+            seed=seed,
+        )
         smoke = profile.name == "smoke"
-        recipe = textlab.TextRecipe(epochs=epochs or (1 if smoke else 3), lr=1e-4, seed=seed)  # lesson 03's MiniLM LR
+        recipe = textlab.TextRecipe(
+            epochs=epochs or (1 if smoke else 3), lr=1e-4, seed=seed
+        )  # lesson 03's MiniLM LR
         ds = data.to_hf(loaded.tokenizer, max_length=128)
-        textlab.train_text(loaded.model, loaded.tokenizer, ds, recipe, "deploy", Path(output_dir),
-                           keep_trainer=False)
+        textlab.train_text(
+            loaded.model, loaded.tokenizer, ds, recipe, "deploy", Path(output_dir), keep_trainer=False
+        )
         source = f"trained here ({recipe.epochs} epochs on {len(data.train)} reviews)"
     probs = textlab.predict_proba(loaded.model, loaded.tokenizer, data.test["text"])
     loaded.model.eval()
-    return Trained(loaded.model, loaded.tokenizer, data, loaded.name, source,
-                   _summary(data.test["label"].to_numpy(), probs.argmax(1)), time.perf_counter() - start)
+    return Trained(
+        loaded.model,
+        loaded.tokenizer,
+        data,
+        loaded.name,
+        source,
+        _summary(data.test["label"].to_numpy(), probs.argmax(1)),
+        time.perf_counter() - start,
+    )
 
 
-def helmet_model_for_deploy(profile, *, data_dir=None, model=None, saved=None, epochs=None, image_size=None,
-                            seed: int = 0) -> Trained:
+def helmet_model_for_deploy(
+    profile, *, data_dir=None, model=None, saved=None, epochs=None, image_size=None, seed: int = 0
+) -> Trained:
     """A helmet / no_helmet CNN: lesson 01's stage 1 (new head on frozen features), or its saved file."""
     import ftkit
     from ftkit.freeze import freeze
@@ -89,18 +126,32 @@ def helmet_model_for_deploy(profile, *, data_dir=None, model=None, saved=None, e
     image_size = image_size or profile.image_size
     data = ftkit.load_image_folder(data_dir, image_size=image_size, seed=seed)
     if data.test is None:
-        raise ConfigError(f"{data_dir} has no test split. Use a folder with train/val/test (like data_samples/helmet).")
+        raise ConfigError(
+            f"{data_dir} has no test split. Use a folder with train/val/test (like data_samples/helmet)."
+        )
     if saved is not None:
         loaded = ftkit.load_vision(Path(saved), num_classes=len(data.classes), profile=profile, seed=seed)
         source = f"saved: {saved}"
     else:
         loaded = ftkit.load_vision(model, num_classes=len(data.classes), profile=profile, seed=seed)
         freeze(loaded.model, depth=0)
-        config = ftkit.TrainConfig(lr=1e-3, optimizer="adam", epochs=epochs or (2 if profile.name == "smoke" else 10),
-                                   batch_size=profile.batch_size, seed=seed)  # lesson 01's stage 1 recipe
+        config = ftkit.TrainConfig(
+            lr=1e-3,
+            optimizer="adam",
+            epochs=epochs or (2 if profile.name == "smoke" else 10),
+            batch_size=profile.batch_size,
+            seed=seed,
+        )  # lesson 01's stage 1 recipe
         ftkit.fit(loaded.model, data.train, data.val, config, progress=False)
         source = f"trained here (head only, {config.epochs} epochs on {len(data.train)} images)"
     loaded.model.eval()
     _, preds, targets = ftkit.predict(loaded.model, data.test)
-    return Trained(loaded.model, None, data, loaded.name, source, _summary(np.asarray(targets), preds),
-                   time.perf_counter() - start)
+    return Trained(
+        loaded.model,
+        None,
+        data,
+        loaded.name,
+        source,
+        _summary(np.asarray(targets), preds),
+        time.perf_counter() - start,
+    )

@@ -15,7 +15,19 @@ from __future__ import annotations
 
 __all__ = ["instrument"]
 
-LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)  # one text ~ms, a batch ~0.1-1 s
+LATENCY_BUCKETS = (
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+)  # one text ~ms, a batch ~0.1-1 s
 
 
 def instrument(app, version_header: str):
@@ -23,10 +35,19 @@ def instrument(app, version_header: str):
     from prometheus_fastapi_instrumentator import Instrumentator, metrics
 
     registry = CollectorRegistry()
-    requests = Counter("ftkit_model_requests_total", "Prediction requests answered, per model version",
-                       ("handler", "model_version", "status"), registry=registry)
-    latency = Histogram("ftkit_model_request_duration_seconds", "Prediction latency per model version",
-                        ("handler", "model_version"), buckets=LATENCY_BUCKETS, registry=registry)
+    requests = Counter(
+        "ftkit_model_requests_total",
+        "Prediction requests answered, per model version",
+        ("handler", "model_version", "status"),
+        registry=registry,
+    )
+    latency = Histogram(
+        "ftkit_model_request_duration_seconds",
+        "Prediction latency per model version",
+        ("handler", "model_version"),
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
 
     def per_version(info) -> None:
         if not info.modified_handler.startswith("/predict"):
@@ -37,7 +58,9 @@ def instrument(app, version_header: str):
         requests.labels(info.modified_handler, version, info.modified_status).inc()
         latency.labels(info.modified_handler, version).observe(info.modified_duration)
 
-    instrumentator = Instrumentator(excluded_handlers=["/metrics", "/docs", "/openapi.json"], registry=registry)
+    instrumentator = Instrumentator(
+        excluded_handlers=["/metrics", "/docs", "/openapi.json"], registry=registry
+    )
     instrumentator.add(metrics.default(registry=registry, latency_lowr_buckets=LATENCY_BUCKETS))
     instrumentator.add(per_version)
     instrumentator.instrument(app).expose(app, endpoint="/metrics", include_in_schema=True)

@@ -61,21 +61,45 @@ class ModelDir:
 
     def info(self) -> dict:
         """What GET /info shows about this version."""
-        keys = ("name", "version", "task", "labels", "exported_at", "metrics", "quantization", "opset",
-                "preprocess", "source_model")
+        keys = (
+            "name",
+            "version",
+            "task",
+            "labels",
+            "exported_at",
+            "metrics",
+            "quantization",
+            "opset",
+            "preprocess",
+            "source_model",
+        )
         return {k: self.manifest.get(k) for k in keys}
 
 
 def check_version(version) -> str:
     if not isinstance(version, str) or not _VERSION.match(version):
-        raise ConfigError(f"Model version {version!r} is not a short name of letters, digits, '.', '_' or '-'. "
-                          "Pass e.g. version='v1'.")
+        raise ConfigError(
+            f"Model version {version!r} is not a short name of letters, digits, '.', '_' or '-'. "
+            "Pass e.g. version='v1'."
+        )
     return version
 
 
-def write_model_dir(folder, fill, *, name: str, version: str, task: str, labels, preprocess: dict,
-                    metrics: dict | None = None, quantization: str = "none", source_model: str = "",
-                    overwrite: bool = False, extra: dict | None = None) -> ModelDir:
+def write_model_dir(
+    folder,
+    fill,
+    *,
+    name: str,
+    version: str,
+    task: str,
+    labels,
+    preprocess: dict,
+    metrics: dict | None = None,
+    quantization: str = "none",
+    source_model: str = "",
+    overwrite: bool = False,
+    extra: dict | None = None,
+) -> ModelDir:
     """Create `folder` atomically: `fill(tmp)` writes model.onnx (and e.g. the tokenizer) into a
     temporary folder, then the manifest with checksums is added and the folder renamed into place."""
     check_version(version)
@@ -83,7 +107,9 @@ def write_model_dir(folder, fill, *, name: str, version: str, task: str, labels,
         raise ConfigError(f"Unknown task {task!r}. Use one of {TASKS}.")
     labels = [str(x) for x in labels]
     if len(labels) < 2:
-        raise ConfigError(f"A classifier needs at least 2 labels, got {labels}. Pass the class names in id order.")
+        raise ConfigError(
+            f"A classifier needs at least 2 labels, got {labels}. Pass the class names in id order."
+        )
 
     def write(tmp):
         tmp = Path(tmp)
@@ -95,14 +121,26 @@ def write_model_dir(folder, fill, *, name: str, version: str, task: str, labels,
 
         proto = onnx.load(str(model_file), load_external_data=False)
         manifest = {
-            "format": FORMAT, "name": str(name), "version": version, "task": task, "labels": labels,
+            "format": FORMAT,
+            "name": str(name),
+            "version": version,
+            "task": task,
+            "labels": labels,
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": {k: _plain(v) for k, v in (metrics or {}).items()},
-            "quantization": quantization, "source_model": str(source_model), "model_file": "model.onnx",
-            "opset": max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=None),
-            "preprocess": preprocess, **(extra or {}),
-            "files": {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
-                      for p in sorted(tmp.iterdir()) if p.is_file()},
+            "quantization": quantization,
+            "source_model": str(source_model),
+            "model_file": "model.onnx",
+            "opset": max(
+                (o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=None
+            ),
+            "preprocess": preprocess,
+            **(extra or {}),
+            "files": {
+                p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+                for p in sorted(tmp.iterdir())
+                if p.is_file()
+            },
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
@@ -118,18 +156,25 @@ def read_model_dir(folder, verify: bool = True) -> ModelDir:
         raise ModelError(f"Model directory not found: {str(folder)!r}. {hint}")
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
-        raise ModelError(f"{str(folder)!r} has no {MANIFEST}: it is not an exported model directory, or its "
-                         f"export did not finish. {hint}")
+        raise ModelError(
+            f"{str(folder)!r} has no {MANIFEST}: it is not an exported model directory, or its "
+            f"export did not finish. {hint}"
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise ModelError(f"Cannot read {str(manifest_path)!r} ({err}). Export the model again.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise ModelError(f"{str(manifest_path)!r} has format {got!r}, this ftkit reads {FORMAT!r}. "
-                         "Export the model again with this version of ftkit.")
-    missing = [k for k in ("name", "version", "task", "labels", "model_file", "files", "preprocess")
-               if k not in manifest]
+        raise ModelError(
+            f"{str(manifest_path)!r} has format {got!r}, this ftkit reads {FORMAT!r}. "
+            "Export the model again with this version of ftkit."
+        )
+    missing = [
+        k
+        for k in ("name", "version", "task", "labels", "model_file", "files", "preprocess")
+        if k not in manifest
+    ]
     if missing:
         raise ModelError(f"{str(manifest_path)!r} lacks {missing}. Export the model again.")
     for fname, meta in manifest["files"].items():
@@ -137,11 +182,15 @@ def read_model_dir(folder, verify: bool = True) -> ModelDir:
         if not path.is_file():
             raise ModelError(f"{str(folder)!r} is incomplete: {fname} is missing. Export the model again.")
         if path.stat().st_size != meta.get("bytes"):
-            raise ModelError(f"{str(path)!r} has {path.stat().st_size} bytes, the manifest says {meta.get('bytes')}: "
-                             "the file is half-written or was changed. Export the model again.")
+            raise ModelError(
+                f"{str(path)!r} has {path.stat().st_size} bytes, the manifest says {meta.get('bytes')}: "
+                "the file is half-written or was changed. Export the model again."
+            )
         if verify and _sha256(path) != meta.get("sha256"):
-            raise ModelError(f"{str(path)!r} does not match its SHA-256 in the manifest: the file was changed. "
-                             "Export the model again.")
+            raise ModelError(
+                f"{str(path)!r} does not match its SHA-256 in the manifest: the file was changed. "
+                "Export the model again."
+            )
     return ModelDir(folder, manifest)
 
 

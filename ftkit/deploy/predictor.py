@@ -42,7 +42,9 @@ class OnnxClassifier:
     """A classifier read from an exported directory (see `ftkit.deploy.modeldir`)."""
 
     def __init__(self, model_dir, threads: int | None = None, verify: bool = True):
-        self.dir: ModelDir = model_dir if isinstance(model_dir, ModelDir) else read_model_dir(model_dir, verify)
+        self.dir: ModelDir = (
+            model_dir if isinstance(model_dir, ModelDir) else read_model_dir(model_dir, verify)
+        )
         self.session = session(self.dir.onnx_path, threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self._tokenizer = None
@@ -71,15 +73,22 @@ class OnnxClassifier:
         return self._tokenizer
 
     def encode_texts(self, texts) -> dict:
-        enc = self.tokenizer([str(t) for t in texts], truncation=True, padding=True, return_tensors="np",
-                             max_length=int(self.dir.manifest["preprocess"]["max_length"]))
+        enc = self.tokenizer(
+            [str(t) for t in texts],
+            truncation=True,
+            padding=True,
+            return_tensors="np",
+            max_length=int(self.dir.manifest["preprocess"]["max_length"]),
+        )
         return {name: np.asarray(enc[name], dtype=np.int64) for name in self.input_names}
 
     def predict_texts(self, texts, batch_size: int = 32) -> np.ndarray:
         self._need("text")
         texts = list(texts)
-        out = [softmax(self.session.run(None, self.encode_texts(texts[i:i + batch_size]))[0])
-               for i in range(0, len(texts), batch_size)]
+        out = [
+            softmax(self.session.run(None, self.encode_texts(texts[i : i + batch_size]))[0])
+            for i in range(0, len(texts), batch_size)
+        ]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
 
     # ---- images ---------------------------------------------------------------------------------
@@ -97,9 +106,14 @@ class OnnxClassifier:
         """Probabilities for a preprocessed (N, 3, H, W) float32 batch."""
         self._need("image")
         name = self.input_names[0]
-        out = [softmax(self.session.run(None, {name: np.ascontiguousarray(pixels[i:i + batch_size],
-                                                                           dtype=np.float32)})[0])
-               for i in range(0, len(pixels), batch_size)]
+        out = [
+            softmax(
+                self.session.run(
+                    None, {name: np.ascontiguousarray(pixels[i : i + batch_size], dtype=np.float32)}
+                )[0]
+            )
+            for i in range(0, len(pixels), batch_size)
+        ]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), dtype=np.float32)
 
     def predict_images(self, images, batch_size: int = 32) -> np.ndarray:
@@ -108,5 +122,7 @@ class OnnxClassifier:
 
     def _need(self, task: str) -> None:
         if self.task != task:
-            raise ConfigError(f"{self.dir.path} holds a {self.task} model, not a {task} model. "
-                              f"Use predict_{'texts' if self.task == 'text' else 'images'} instead.")
+            raise ConfigError(
+                f"{self.dir.path} holds a {self.task} model, not a {task} model. "
+                f"Use predict_{'texts' if self.task == 'text' else 'images'} instead."
+            )

@@ -29,8 +29,13 @@ from .modeldir import ModelDir, read_model_dir, write_model_dir
 
 __all__ = ["quantize_dynamic_dir", "quantize_static_dir", "cpu_flags"]
 
-_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX512-VNNI", "avx_vnni": "AVX-VNNI",
-          "amx_int8": "AMX-INT8"}
+_FLAGS = {
+    "avx2": "AVX2",
+    "avx512f": "AVX-512",
+    "avx512_vnni": "AVX512-VNNI",
+    "avx_vnni": "AVX-VNNI",
+    "amx_int8": "AMX-INT8",
+}
 
 
 def cpu_flags() -> dict:
@@ -52,7 +57,9 @@ def cpu_flags() -> dict:
     return {**found, "vnni": vnni, "verdict": verdict}
 
 
-def _derived(src: ModelDir, dst, quantize, quantization: str, version: str | None, overwrite: bool) -> ModelDir:
+def _derived(
+    src: ModelDir, dst, quantize, quantization: str, version: str | None, overwrite: bool
+) -> ModelDir:
     """Write a quantised copy of `src` (same tokenizer files, same labels and metrics)."""
     m = src.manifest
 
@@ -63,10 +70,20 @@ def _derived(src: ModelDir, dst, quantize, quantization: str, version: str | Non
         with tempfile.TemporaryDirectory() as work:
             quantize(Path(work), tmp / "model.onnx")
 
-    return write_model_dir(dst, fill, name=m["name"], version=version or f"{m['version']}-int8", task=m["task"],
-                           labels=m["labels"], preprocess=m["preprocess"], metrics=m.get("metrics"),
-                           quantization=quantization, source_model=m.get("source_model", ""),
-                           overwrite=overwrite, extra={"quantized_from": m["version"]})
+    return write_model_dir(
+        dst,
+        fill,
+        name=m["name"],
+        version=version or f"{m['version']}-int8",
+        task=m["task"],
+        labels=m["labels"],
+        preprocess=m["preprocess"],
+        metrics=m.get("metrics"),
+        quantization=quantization,
+        source_model=m.get("source_model", ""),
+        overwrite=overwrite,
+        extra={"quantized_from": m["version"]},
+    )
 
 
 def _preprocessed(src: ModelDir, work: Path) -> Path:
@@ -86,52 +103,90 @@ def quantize_dynamic_dir(model_dir, out_dir, version: str | None = None, overwri
     src = read_model_dir(model_dir)
 
     def quantize(work: Path, target: Path):
-        quantize_dynamic(str(_preprocessed(src, work)), str(target), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gemm"])
+        quantize_dynamic(
+            str(_preprocessed(src, work)),
+            str(target),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm"],
+        )
 
-    return _derived(src, out_dir, quantize, "dynamic-int8 (MatMul/Gemm weights int8, activations per batch)",
-                    version, overwrite)
+    return _derived(
+        src,
+        out_dir,
+        quantize,
+        "dynamic-int8 (MatMul/Gemm weights int8, activations per batch)",
+        version,
+        overwrite,
+    )
 
 
-def quantize_static_dir(model_dir, out_dir, calibration, version: str | None = None, max_images: int = 200,
-                        overwrite: bool = False) -> ModelDir:
+def quantize_static_dir(
+    model_dir,
+    out_dir,
+    calibration,
+    version: str | None = None,
+    max_images: int = 200,
+    overwrite: bool = False,
+) -> ModelDir:
     """Static INT8 (QDQ, per-channel weights, min/max calibration) for an image model.
 
     `calibration`: an image dataset with `.paths` (use the *validation* images, never the test
     set), a list of image paths, or a preprocessed (N, 3, H, W) array.
     """
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     from .predictor import OnnxClassifier
 
     src = read_model_dir(model_dir)
     if src.task != "image":
-        raise ConfigError(f"{src.path} is a {src.task} model; static quantisation here is for image models. "
-                          "Use quantize_dynamic_dir for text.")
+        raise ConfigError(
+            f"{src.path} is a {src.task} model; static quantisation here is for image models. "
+            "Use quantize_dynamic_dir for text."
+        )
     if isinstance(calibration, np.ndarray):
         pixels = calibration[:max_images]
     else:
         paths = list(getattr(calibration, "paths", calibration))[:max_images]
         if not paths:
-            raise ConfigError("No calibration images. Pass the validation dataset (data.val) or a list of paths.")
+            raise ConfigError(
+                "No calibration images. Pass the validation dataset (data.val) or a list of paths."
+            )
         clf = OnnxClassifier(src)
         pixels = np.stack([clf.preprocess_image(p) for p in paths])
     input_name = "pixel_values"
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.batches = iter([{input_name: pixels[i:i + 16].astype(np.float32)}
-                                 for i in range(0, len(pixels), 16)])
+            self.batches = iter(
+                [{input_name: pixels[i : i + 16].astype(np.float32)} for i in range(0, len(pixels), 16)]
+            )
 
         def get_next(self):
             return next(self.batches, None)
 
     def quantize(work: Path, target: Path):
-        quantize_static(str(_preprocessed(src, work)), str(target), Reader(), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(_preprocessed(src, work)),
+            str(target),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
 
-    return _derived(src, out_dir, quantize,
-                    f"static-int8 (QDQ, per-channel weights, MinMax calibration on {len(pixels)} images)",
-                    version, overwrite)
+    return _derived(
+        src,
+        out_dir,
+        quantize,
+        f"static-int8 (QDQ, per-channel weights, MinMax calibration on {len(pixels)} images)",
+        version,
+        overwrite,
+    )
