@@ -141,6 +141,7 @@ BAD_TEXT = {
         "application/json",
     ),
     "unknown model version": ({"json": {"texts": ["a"]}, "headers": {"X-Model-Version": "v9"}}, 404, "v9"),
+    "body over the byte limit": ({"json": {"texts": ["a" * 400] * 1000}}, 413, "Request body"),
 }
 
 BAD_IMAGE = {
@@ -168,6 +169,11 @@ BAD_IMAGE = {
         {"files": {"file": ("big.jpg", JPEG + b"\0" * MAX_IMAGE_BYTES, "image/jpeg")}},
         413,
         "limit",
+    ),
+    "upload far over the byte limit, refused before parsing": (
+        {"files": {"file": ("huge.jpg", JPEG + b"\0" * 2 * MAX_IMAGE_BYTES, "image/jpeg")}},
+        413,
+        "Request body",
     ),
     "empty file": ({"files": {"file": ("empty.jpg", b"", "image/jpeg")}}, 422, "empty"),
     "wrong field name": ({"files": {"image": ("head.jpg", JPEG, "image/jpeg")}}, 422, "file"),
