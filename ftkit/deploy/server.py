@@ -214,9 +214,9 @@ def create_app(model_dirs, split: dict | None = None, config: ServeConfig | None
         length = request.headers.get("content-length")
         limit = config.max_image_bytes + 100_000  # the multipart envelope around the largest allowed image
         if length is not None and (not length.isdigit() or int(length) > limit):
-            if (
-                length.isdigit() and int(length) <= 20 * limit
-            ):  # read and drop it, so the client gets the answer
+            # read and drop a body up to 20x the limit, so the client (still sending) gets the answer;
+            # past that the connection is simply closed
+            if length.isdigit() and int(length) <= 20 * limit:
                 async for _ in request.stream():
                     pass
             return error(
