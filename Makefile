@@ -17,7 +17,7 @@ PORT     ?= 8888
 OUT      ?= outputs/lessons
 PROFILE  ?= default
 
-.PHONY: setup lab test unit notebooks browser lessons samples bench doctor clean
+.PHONY: setup lab test lint unit notebooks browser lessons samples bench doctor clean
 
 setup: $(STAMP)
 
@@ -42,7 +42,12 @@ lab: setup
 	  --ServerApp.root_dir=notebooks --IdentityProvider.token="$$TOKEN"
 
 test: setup
-	$(MAKE) --no-print-directory unit notebooks browser
+	$(MAKE) --no-print-directory lint unit notebooks browser
+
+# ruff (config in pyproject.toml): lint and the formatting check, in a second or two.
+lint: setup
+	$(VENV)/bin/ruff check ftkit tests benchmarks
+	$(VENV)/bin/ruff format --check ftkit tests benchmarks
 
 unit: setup
 	FTKIT_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests --ignore=tests/browser
@@ -57,16 +62,16 @@ browser: setup
 
 # Run every lesson headless (papermill) on PROFILE and print a results table.
 lessons: setup
-	$(PY) -m ftkit.cli lessons --profile $(PROFILE) --out $(OUT)
+	$(PY) -m ftkit lessons --profile $(PROFILE) --out $(OUT)
 
 samples: setup
-	$(PY) -m ftkit.cli samples
+	$(PY) -m ftkit samples
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 doctor: setup
-	$(PY) -m ftkit.cli doctor
+	$(PY) -m ftkit doctor
 
 clean:
 	rm -rf $(VENV) outputs tests/_artifacts

@@ -14,7 +14,11 @@ def shared_data(relative: str) -> Path | None:
     Looked up in $FTKIT_SHARED_DATA, then ../shared/datasets next to the repo, then
     /work/shared/datasets. The data is never copied into the repo; tests never need it.
     """
-    roots = [os.environ.get("FTKIT_SHARED_DATA"), REPO.parent / "shared" / "datasets", "/work/shared/datasets"]
+    roots = [
+        os.environ.get("FTKIT_SHARED_DATA"),
+        REPO.parent / "shared" / "datasets",
+        "/work/shared/datasets",
+    ]
     for root in filter(None, roots):
         path = Path(root) / relative
         if path.exists():
@@ -26,7 +30,9 @@ def shared_data_or_skip(relative: str) -> Path | None:
     """`shared_data(relative)`, printing the one SKIP line a benchmark gives when it is absent."""
     path = shared_data(relative)
     if path is None:
-        print(f"SKIP: real data not found (../shared/datasets/{relative} or $FTKIT_SHARED_DATA); nothing measured.")
+        print(
+            f"SKIP: real data not found (../shared/datasets/{relative} or $FTKIT_SHARED_DATA); nothing measured."
+        )
     return path
 
 
@@ -37,8 +43,10 @@ def machine_line() -> str:
 
     import torch
 
-    return (f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
-            f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    return (
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def append_results(heading: str, body: str) -> None:

@@ -34,10 +34,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ftkit.lessons import lesson_notebooks  # noqa: E402
-from ftkit.runtime import get_profile  # noqa: E402
-
 from _common import append_results  # benchmarks/_common.py
+
+from ftkit.infra.run_lessons import lesson_notebooks  # noqa: E402
+from ftkit.infra.runtime import get_profile  # noqa: E402
 
 
 class MemoryCgroup:
@@ -143,9 +143,24 @@ def run_lesson(notebook: Path, limit_bytes: int, out: Path) -> dict:
     group = MemoryCgroup(limit_bytes, f"ftkit-binder-{notebook.stem[:2]}-{os.getpid()}")
     dropped = drop_page_cache()
     source = with_clicks(notebook, out)
-    cmd = [sys.executable, "-m", "papermill", str(source), str(out / f"ran_{notebook.name}"), "--cwd",
-           str(notebook.parent), "-p", "PROFILE", "binder", "-p", "OUTPUT_DIR", str(out / notebook.stem),
-           "-k", "python3", "--no-progress-bar"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(source),
+        str(out / f"ran_{notebook.name}"),
+        "--cwd",
+        str(notebook.parent),
+        "-p",
+        "PROFILE",
+        "binder",
+        "-p",
+        "OUTPUT_DIR",
+        str(out / notebook.stem),
+        "-k",
+        "python3",
+        "--no-progress-bar",
+    ]
     # the child joins the cgroup before it execs: papermill and its kernel both start inside it
     script = f'echo $$ > "{group.path / "cgroup.procs"}" && exec "$@"'
     start = time.perf_counter()
@@ -162,13 +177,24 @@ def run_lesson(notebook: Path, limit_bytes: int, out: Path) -> dict:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        proc = subprocess.Popen(["sh", "-c", script, "sh", *cmd], cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            ["sh", "-c", script, "sh", *cmd],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         log = proc.communicate()[0]
         clicked = " + clicks" if notebook.stem[:2] in LEARNER_CLICKS else ""
-        row = {"lesson": notebook.stem + clicked, "finished": proc.returncode == 0, "oom_kills": group.oom_kills(),
-               "held_mb": held[0] / 2**20, "cgroup_peak_mb": group.peak_bytes() / 2**20,
-               "wall_s": time.perf_counter() - start, "cache_dropped": dropped}
+        row = {
+            "lesson": notebook.stem + clicked,
+            "finished": proc.returncode == 0,
+            "oom_kills": group.oom_kills(),
+            "held_mb": held[0] / 2**20,
+            "cgroup_peak_mb": group.peak_bytes() / 2**20,
+            "wall_s": time.perf_counter() - start,
+            "cache_dropped": dropped,
+        }
     finally:  # also on Ctrl-C: stop the kernel left in the group, then remove the group
         done.set()
         sampler.join()
@@ -182,8 +208,12 @@ def run_lesson(notebook: Path, limit_bytes: int, out: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None, help="lesson prefixes, e.g. 03 04 (default: all)")
-    parser.add_argument("--limit-gb", type=float, default=get_profile("binder").memory_gb,
-                        help="memory limit in GiB (Binder: 2)")
+    parser.add_argument(
+        "--limit-gb",
+        type=float,
+        default=get_profile("binder").memory_gb,
+        help="memory limit in GiB (Binder: 2)",
+    )
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
     limit = int(args.limit_gb * 2**30)
@@ -197,24 +227,38 @@ def main() -> int:
         for nb in lesson_notebooks(REPO / "notebooks", args.only):
             row = run_lesson(nb, limit, Path(tmp))
             rows.append(row)
-            print(f"{row['lesson']}: finished {row['finished']}, OOM kills {row['oom_kills']}, held {row['held_mb']:.0f} MB, "
-                  f"cgroup peak {row['cgroup_peak_mb']:.0f} MB, {row['wall_s']:.0f} s", flush=True)
+            print(
+                f"{row['lesson']}: finished {row['finished']}, OOM kills {row['oom_kills']}, held {row['held_mb']:.0f} MB, "
+                f"cgroup peak {row['cgroup_peak_mb']:.0f} MB, {row['wall_s']:.0f} s",
+                flush=True,
+            )
     table = "\n".join(
-        ["| lesson | finished under the limit | OOM kills | held MB (anon + mapped, peak) | cgroup peak MB (incl. cache) | wall s |",
-         "|---|---|---|---|---|---|"] +
-        [f"| {r['lesson']} | {r['finished']} | {r['oom_kills']} | {r['held_mb']:.0f} | {r['cgroup_peak_mb']:.0f} | "
-         f"{r['wall_s']:.0f} |" for r in rows])
+        [
+            "| lesson | finished under the limit | OOM kills | held MB (anon + mapped, peak) | cgroup peak MB (incl. cache) | wall s |",
+            "|---|---|---|---|---|---|",
+        ]
+        + [
+            f"| {r['lesson']} | {r['finished']} | {r['oom_kills']} | {r['held_mb']:.0f} | {r['cgroup_peak_mb']:.0f} | "
+            f"{r['wall_s']:.0f} |"
+            for r in rows
+        ]
+    )
     print(table)
     fits = sum(r["finished"] and r["oom_kills"] == 0 for r in rows)
     worst = max(r["held_mb"] for r in rows)
     print(f"RESULT fits={fits}/{len(rows)} worst_held_mb={worst:.0f} limit_mb={limit / 2**20:.0f}")
     if not args.no_results:
-        note = (f"Each lesson ran headless (papermill, `binder` profile) in its own memory cgroup limited to "
-                f"{args.limit_gb:g} GiB, swap included, page cache dropped first "
-                f"({'yes' if all(r['cache_dropped'] for r in rows) else 'no: not writable'}). The papermill process "
-                f"counts too, as Binder's Jupyter server does. Widget clicks after the last cell: "
-                f"{'; '.join(f'{k}: ' + v.replace(chr(10), ', ') for k, v in LEARNER_CLICKS.items())}.")
-        append_results(f"bench_binder_memory.py: lessons under a {args.limit_gb:g} GiB memory limit", f"{note}\n\n{table}")
+        note = (
+            f"Each lesson ran headless (papermill, `binder` profile) in its own memory cgroup limited to "
+            f"{args.limit_gb:g} GiB, swap included, page cache dropped first "
+            f"({'yes' if all(r['cache_dropped'] for r in rows) else 'no: not writable'}). The papermill process "
+            f"counts too, as Binder's Jupyter server does. Widget clicks after the last cell: "
+            f"{'; '.join(f'{k}: ' + v.replace(chr(10), ', ') for k, v in LEARNER_CLICKS.items())}."
+        )
+        append_results(
+            f"bench_binder_memory.py: lessons under a {args.limit_gb:g} GiB memory limit",
+            f"{note}\n\n{table}",
+        )
     return 0 if fits == len(rows) else 1
 
 

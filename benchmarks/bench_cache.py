@@ -29,34 +29,37 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ftkit import cache  # noqa: E402
-from ftkit.compat import ensure_torchvision  # noqa: E402
-from ftkit.freeze import freeze  # noqa: E402
-from ftkit.train import evaluate, fit, restore, snapshot  # noqa: E402
-
 from _common import shared_data  # benchmarks/_common.py
+
+from ftkit.freeze import freeze  # noqa: E402
+from ftkit.infra import cache  # noqa: E402
+from ftkit.infra.compat import ensure_torchvision  # noqa: E402
+from ftkit.train import evaluate, fit, restore, snapshot  # noqa: E402
 
 IMAGE_SIZE = 128  # the helmet crops are 128 px; also what the default profile uses
 AGAIN_EPOCHS = 10  # the goal: re-training on stored features for 10 epochs takes under a second
 
 
-
-
-
 def data_dirs(arg: str | None) -> list:
     if arg:
         return [Path(arg)]
-    found = [p for p in (REPO / "data_samples" / "helmet", shared_data("helmet_heads")) if p is not None and p.is_dir()]
+    found = [
+        p
+        for p in (REPO / "data_samples" / "helmet", shared_data("helmet_heads"))
+        if p is not None and p.is_dir()
+    ]
     if not found:
-        sys.exit("No image folder found: pass DATA_DIR, or run `ftkit samples` to create data_samples/helmet.")
+        sys.exit(
+            "No image folder found: pass DATA_DIR, or run `ftkit samples` to create data_samples/helmet."
+        )
     return found
 
 
 def load_backbone(num_classes: int):
-    """Packaged ImageNet EfficientNet-Lite0 (offline); through ftkit.presets when it exists."""
+    """Packaged ImageNet EfficientNet-Lite0 (offline); through ftkit.infra.presets when it exists."""
     ensure_torchvision()
     try:
-        from ftkit.presets import load_vision
+        from ftkit.infra.presets import load_vision
 
         return load_vision("efficientnet_lite0", num_classes=num_classes, profile="default").model
     except ImportError:
@@ -74,17 +77,21 @@ def load_backbone(num_classes: int):
 def timed_fit(model, data, depth, epochs, use_cache):
     freeze(model, depth)
     start = time.perf_counter()
-    history = fit(model, data.train, data.val, epochs=epochs, batch_size=32, seed=0, progress=False, cache=use_cache)
+    history = fit(
+        model, data.train, data.val, epochs=epochs, batch_size=32, seed=0, progress=False, cache=use_cache
+    )
     seconds = time.perf_counter() - start
     test = data.test if data.test is not None else data.val
     return seconds, evaluate(model, test)["accuracy"], history
 
 
 def bench_one(folder: Path, base, depth: int, epochs: int) -> dict:
-    from ftkit.images import load_image_folder
+    from ftkit.data.images import load_image_folder
 
     data = load_image_folder(folder, image_size=IMAGE_SIZE)
-    print(f"{folder.name} depth {depth}: naive run ({epochs} epochs through the whole network)...", flush=True)
+    print(
+        f"{folder.name} depth {depth}: naive run ({epochs} epochs through the whole network)...", flush=True
+    )
     naive_s, acc_naive, _ = timed_fit(copy.deepcopy(base), data, depth, epochs, False)
     cache.clear_cache()
     model = copy.deepcopy(base)
@@ -94,10 +101,19 @@ def bench_one(folder: Path, base, depth: int, epochs: int) -> dict:
     restore(model, untrained)  # a fresh try on the same frozen bottom: the stored features are reused
     again_s, acc_again, again = timed_fit(model, data, depth, AGAIN_EPOCHS, True)
     return {
-        "data": folder.name, "depth": depth, "train": len(data.train), "epochs": epochs,
-        "naive_s": naive_s, "cached_s": cached_s, "again_s": again_s, "ratio": naive_s / cached_s,
-        "acc_naive": acc_naive, "acc_cached": acc_cached, "acc_again": acc_again,
-        "cache_line": history.config["feature_cache"], "again_line": again.config["feature_cache"],
+        "data": folder.name,
+        "depth": depth,
+        "train": len(data.train),
+        "epochs": epochs,
+        "naive_s": naive_s,
+        "cached_s": cached_s,
+        "again_s": again_s,
+        "ratio": naive_s / cached_s,
+        "acc_naive": acc_naive,
+        "acc_cached": acc_cached,
+        "acc_again": acc_again,
+        "cache_line": history.config["feature_cache"],
+        "again_line": again.config["feature_cache"],
     }
 
 
@@ -116,7 +132,9 @@ def table(rows: list) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", nargs="?", help="an image folder (train/val[/test] or one folder per class)")
+    parser.add_argument(
+        "data_dir", nargs="?", help="an image folder (train/val[/test] or one folder per class)"
+    )
     parser.add_argument("--epochs", type=int, default=5, help="epochs per run (naive runs are the slow part)")
     parser.add_argument("--depths", default="0,1", help="freeze depths to compare, e.g. 0,1")
     parser.add_argument("--no-results", action="store_true", help="do not append to benchmarks/RESULTS.md")
@@ -125,7 +143,7 @@ def main(argv=None) -> None:
     folders = data_dirs(args.data_dir)
     rows = []
     for folder in folders:
-        from ftkit.images import load_image_folder
+        from ftkit.data.images import load_image_folder
 
         classes = load_image_folder(folder, image_size=IMAGE_SIZE).classes
         base = load_backbone(len(classes))

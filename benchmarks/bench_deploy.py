@@ -29,9 +29,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import ftkit  # noqa: E402
 from _common import append_results, machine_line, shared_data  # noqa: E402  (benchmarks/_common.py)
+
+import ftkit  # noqa: E402
 from ftkit import deploy  # noqa: E402
+from ftkit.lessons import l07_deploy  # noqa: E402
 
 SEED = 0
 
@@ -60,7 +62,7 @@ def main() -> int:
     out = Path(tempfile.mkdtemp(prefix="bench_deploy-"))
 
     if sst2:
-        text = deploy.text_model_for_deploy(
+        text = l07_deploy.text_model_for_deploy(
             profile,
             out / "train_text",
             train_file=sst2 / "sst2_train.tsv",
@@ -69,8 +71,8 @@ def main() -> int:
             seed=SEED,
         )
     else:
-        text = deploy.text_model_for_deploy(profile, out / "train_text", seed=SEED)
-    helmet = deploy.helmet_model_for_deploy(profile, data_dir=helmets, seed=SEED)
+        text = l07_deploy.text_model_for_deploy(profile, out / "train_text", seed=SEED)
+    helmet = l07_deploy.helmet_model_for_deploy(profile, data_dir=helmets, seed=SEED)
     print(
         f"trained: text {text.metrics} in {text.time_s:.0f} s; "
         f"helmet {helmet.metrics} in {helmet.time_s:.0f} s",

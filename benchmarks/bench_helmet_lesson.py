@@ -36,12 +36,11 @@ GOAL_S = 300  # the lesson should run in under 5 minutes on a 2-core CPU
 REFERENCE_ACC = 0.91  # linear head on frozen EfficientNet-Lite0 features (shared/datasets/README.md)
 
 
-
-
-
 def new_images(data_dir: Path) -> list:
     """Two test photos per class for the notebook's 'new photos' section."""
-    return [str(p) for cls in ("helmet", "no_helmet") for p in sorted((data_dir / "test" / cls).iterdir())[:2]]
+    return [
+        str(p) for cls in ("helmet", "no_helmet") for p in sorted((data_dir / "test" / cls).iterdir())[:2]
+    ]
 
 
 def run_notebook(data_dir: Path, out_dir: Path, profile: str) -> tuple[dict, float]:
@@ -51,10 +50,17 @@ def run_notebook(data_dir: Path, out_dir: Path, profile: str) -> tuple[dict, flo
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the lesson must work offline
     start = time.perf_counter()
     pm.execute_notebook(
-        str(NOTEBOOK), str(out_dir / NOTEBOOK.name), cwd=str(NOTEBOOK.parent),
-        parameters={"DATA_DIR": str(data_dir), "PROFILE": profile, "OUTPUT_DIR": str(out_dir),
-                    "NEW_IMAGES": new_images(data_dir)},
-        progress_bar=False, kernel_name="python3",
+        str(NOTEBOOK),
+        str(out_dir / NOTEBOOK.name),
+        cwd=str(NOTEBOOK.parent),
+        parameters={
+            "DATA_DIR": str(data_dir),
+            "PROFILE": profile,
+            "OUTPUT_DIR": str(out_dir),
+            "NEW_IMAGES": new_images(data_dir),
+        },
+        progress_bar=False,
+        kernel_name="python3",
     )
     wall = time.perf_counter() - start
     return json.loads((out_dir / "results.json").read_text()), wall
@@ -74,7 +80,7 @@ def append_results(res: dict, wall: float, profile: str) -> None:
         "|---|---|---|---|---|",
         f"| head only (frozen features, linear head) | {m['head_only_test_accuracy']:.3f} | | "
         f"{m['head_only_val_accuracy']:.3f} | {m['head_time_s']:.0f} s |",
-        f"| two stages (+ top block at 10x smaller lr) | {m['test_accuracy']:.3f} | {m['test_f1']:.3f} | "
+        f"| two stages (+ top block at 10x smaller lr) | {m['test_accuracy']:.3f} | {m['test_f1_macro']:.3f} | "
         f"{m['val_accuracy']:.3f} | {m['finetune_time_s']:.0f} s |",
         f"| ratio two-stage / head-only accuracy | {m['test_accuracy'] / max(m['head_only_test_accuracy'], 1e-9):.3f} | | | |",
         f"\nWhole notebook: {wall:.0f} s (goal < {GOAL_S} s). Reference: {REFERENCE_ACC} (datasets README).\n",
@@ -86,7 +92,9 @@ def append_results(res: dict, wall: float, profile: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="default")
-    ap.add_argument("--out", default=None, help="where the executed notebook and results.json go (default: a temp folder)")
+    ap.add_argument(
+        "--out", default=None, help="where the executed notebook and results.json go (default: a temp folder)"
+    )
     ap.add_argument("--no-results", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
 
@@ -99,10 +107,16 @@ def main(argv=None) -> int:
     m = res["metrics"]
     head, two = m["head_only_test_accuracy"], m["test_accuracy"]
     print(f"model: {res['model']} ({res.get('model_source')}), {res.get('image_size')} px")
-    print(f"head only : test accuracy {head:.3f} (val {m['head_only_val_accuracy']:.3f}), {m['head_time_s']:.0f} s")
-    print(f"two stages: test accuracy {two:.3f} (val {m['val_accuracy']:.3f}), F1 {m['test_f1']:.3f}, {m['finetune_time_s']:.0f} s")
-    print(f"ratio two-stage / head-only accuracy: {two / max(head, 1e-9):.3f}; reference {REFERENCE_ACC}; "
-          f"notebook wall time {wall:.0f} s (goal < {GOAL_S} s)")
+    print(
+        f"head only : test accuracy {head:.3f} (val {m['head_only_val_accuracy']:.3f}), {m['head_time_s']:.0f} s"
+    )
+    print(
+        f"two stages: test accuracy {two:.3f} (val {m['val_accuracy']:.3f}), F1 {m['test_f1_macro']:.3f}, {m['finetune_time_s']:.0f} s"
+    )
+    print(
+        f"ratio two-stage / head-only accuracy: {two / max(head, 1e-9):.3f}; reference {REFERENCE_ACC}; "
+        f"notebook wall time {wall:.0f} s (goal < {GOAL_S} s)"
+    )
     if not args.no_results:
         append_results(res, wall, args.profile)
     print(f"RESULT two_stage_acc={two:.4f} head_only_acc={head:.4f} wall_s={wall:.1f}")

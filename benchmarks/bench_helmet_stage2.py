@@ -23,7 +23,6 @@ import sys
 import time
 
 import torch
-
 from _common import append_results, shared_data_or_skip  # benchmarks/_common.py
 
 VARIANTS = [(2, "update"), (2, "pretrained"), (3, "update"), (3, "pretrained")]
@@ -51,7 +50,9 @@ def main(argv=None) -> int:
         return float((preds == targets).mean())
 
     freeze(model, depth=0)
-    head_cfg = ftkit.TrainConfig(lr=1e-3, optimizer="adam", epochs=15, batch_size=32, seed=0)  # the lesson's stage 1
+    head_cfg = ftkit.TrainConfig(
+        lr=1e-3, optimizer="adam", epochs=15, batch_size=32, seed=0
+    )  # the lesson's stage 1
     start = time.perf_counter()
     ftkit.fit(model, data.train, data.val, head_cfg, metrics=("accuracy",), progress=False)
     head_s, head_acc = time.perf_counter() - start, test_accuracy()
@@ -66,25 +67,46 @@ def main(argv=None) -> int:
         history = ftkit.fit(model, data.train, data.val, cfg, metrics=("accuracy",), progress=False)
         seconds = time.perf_counter() - start
         best = history.best()
-        rows.append((depth, bn, test_accuracy(), best["val_accuracy"], best["epoch"], history.epochs[0]["train_loss"], seconds))
-        print(f"depth {depth} bn_stats={bn:10s} test {rows[-1][2]:.4f} val {best['val_accuracy']:.4f} "
-              f"(best epoch {best['epoch']}) first-epoch train loss {rows[-1][5]:.3f}, {seconds:.0f} s", flush=True)
+        rows.append(
+            (
+                depth,
+                bn,
+                test_accuracy(),
+                best["val_accuracy"],
+                best["epoch"],
+                history.epochs[0]["train_loss"],
+                seconds,
+            )
+        )
+        print(
+            f"depth {depth} bn_stats={bn:10s} test {rows[-1][2]:.4f} val {best['val_accuracy']:.4f} "
+            f"(best epoch {best['epoch']}) first-epoch train loss {rows[-1][5]:.3f}, {seconds:.0f} s",
+            flush=True,
+        )
 
-    table = ["| unfrozen blocks | BatchNorm statistics | test accuracy | val accuracy (best epoch) | first-epoch train loss | stage-2 time |",
-             "|---|---|---|---|---|---|",
-             f"| none (stage 1, linear head) | - | {head_acc:.4f} | | | {head_s:.0f} s |"]
-    table += [f"| {d} | {bn} | {acc:.4f} | {val:.4f} ({ep}) | {loss:.3f} | {s:.0f} s |" for d, bn, acc, val, ep, loss, s in rows]
+    table = [
+        "| unfrozen blocks | BatchNorm statistics | test accuracy | val accuracy (best epoch) | first-epoch train loss | stage-2 time |",
+        "|---|---|---|---|---|---|",
+        f"| none (stage 1, linear head) | - | {head_acc:.4f} | | | {head_s:.0f} s |",
+    ]
+    table += [
+        f"| {d} | {bn} | {acc:.4f} | {val:.4f} ({ep}) | {loss:.3f} | {s:.0f} s |"
+        for d, bn, acc, val, ep, loss, s in rows
+    ]
     print("\n".join(table))
     if not args.no_results:
         append_results(
             "bench_helmet_stage2.py: unfreeze depth x BatchNorm statistics (EfficientNet-Lite0, helmet_heads, 128 px)",
             f"One stage-1 head (15 epochs, 963 train images), then {args.epochs} stage-2 epochs from the same head for each row; "
             "depth 2 = stage7 + head_conv, depth 3 = stage6 + stage7 + head_conv (the stride-32 stage, like ResNet's layer4).\n\n"
-            + "\n".join(table) + "\n",
+            + "\n".join(table)
+            + "\n",
         )
     best_row = max(rows, key=lambda r: r[3])  # chosen by validation accuracy, as a learner would
-    print("RESULT best=depth{}_{} head_only_acc={:.4f} ".format(best_row[0], best_row[1], head_acc)
-          + " ".join(f"depth{d}_{bn}={acc:.4f}" for d, bn, acc, *_ in rows))
+    print(
+        f"RESULT best=depth{best_row[0]}_{best_row[1]} head_only_acc={head_acc:.4f} "
+        + " ".join(f"depth{d}_{bn}={acc:.4f}" for d, bn, acc, *_ in rows)
+    )
     return 0
 
 

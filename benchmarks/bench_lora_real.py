@@ -38,13 +38,21 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ftkit.callbacks import Callback  # noqa: E402
-from ftkit.instructions import build_sft_dataset, load_instructions  # noqa: E402
-from ftkit.lora import (LoraSettings, apply_lora, generate, load_adapter, peak_rss_mb,  # noqa: E402
-                        response_loss, save_adapter, train_sft)
-from ftkit.presets import load_causal_lm  # noqa: E402
-
 from _common import append_results, shared_data  # benchmarks/_common.py
+
+from ftkit.callbacks import Callback  # noqa: E402
+from ftkit.data.instructions import build_sft_dataset, load_instructions  # noqa: E402
+from ftkit.infra.presets import load_causal_lm  # noqa: E402
+from ftkit.lora import (
+    LoraSettings,
+    apply_lora,
+    generate,
+    load_adapter,
+    peak_rss_mb,  # noqa: E402
+    response_loss,
+    save_adapter,
+    train_sft,
+)
 
 TARGET_DROP = 0.20  # the goal: held-out loss at least 20 % lower after the budget
 N_PROMPTS = 3  # held-out prompts generated before saving and after reloading the adapter
@@ -74,7 +82,10 @@ class TimeBudget(Callback):
             self.start += spent  # the budget counts training time only
             self.last += spent
             self.curve.append((state.step, now - self.start, loss))
-            print(f"  step {state.step}: held-out loss {loss:.4f} after {now - self.start:.0f} s of training", flush=True)
+            print(
+                f"  step {state.step}: held-out loss {loss:.4f} after {now - self.start:.0f} s of training",
+                flush=True,
+            )
         if time.perf_counter() - self.start + step_s > self.seconds:
             state.should_stop = True
             state.stop_reason, state.stop_message = "completed", f"time budget of {self.seconds:.0f} s spent"
@@ -82,20 +93,38 @@ class TimeBudget(Callback):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget-s", type=float, default=600, help="training time budget in seconds (10 min)")
+    parser.add_argument(
+        "--budget-s", type=float, default=600, help="training time budget in seconds (10 min)"
+    )
     parser.add_argument("--steps", type=int, default=100, help="planned optimizer steps (~6 s each here)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (linear warm-up, then decay)")
-    parser.add_argument("--batch", type=int, default=2, help="examples per optimizer step (few tokens: more, smaller steps)")
-    parser.add_argument("--max-length", type=int, default=256, help="tokens per example; 31 %% of responses are cut at 256")
-    parser.add_argument("--rank", type=int, default=16, help="LoRA rank (alpha = 2 x rank) on all linear layers")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (the class machines have 2 cores)")
-    parser.add_argument("--curve", type=int, default=0,
-                        help="also measure the held-out loss every N steps (timed apart from the budget)")
+    parser.add_argument(
+        "--lr", type=float, default=1e-3, help="peak learning rate (linear warm-up, then decay)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=2, help="examples per optimizer step (few tokens: more, smaller steps)"
+    )
+    parser.add_argument(
+        "--max-length", type=int, default=256, help="tokens per example; 31 %% of responses are cut at 256"
+    )
+    parser.add_argument(
+        "--rank", type=int, default=16, help="LoRA rank (alpha = 2 x rank) on all linear layers"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (the class machines have 2 cores)"
+    )
+    parser.add_argument(
+        "--curve",
+        type=int,
+        default=0,
+        help="also measure the held-out loss every N steps (timed apart from the budget)",
+    )
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
     path = shared_data("instructions/alpaca_en_demo.json")
     if path is None:
-        print("SKIP alpaca_en_demo.json not found (set FTKIT_SHARED_DATA to the folder holding instructions/)")
+        print(
+            "SKIP alpaca_en_demo.json not found (set FTKIT_SHARED_DATA to the folder holding instructions/)"
+        )
         return 0
     torch.set_num_threads(args.threads)
     wall_start = time.perf_counter()
@@ -111,20 +140,42 @@ def main() -> int:
     eval_s = time.perf_counter() - t
     print(f"held-out loss before: {loss_before:.4f} ({len(held_out)} records, {eval_s:.0f} s)", flush=True)
 
-    settings = LoraSettings(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.05, target_modules="all linear")
+    settings = LoraSettings(
+        r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.05, target_modules="all linear"
+    )
     model = apply_lora(loaded.model, settings)
-    budget = TimeBudget(args.budget_s, args.curve, lambda m: response_loss(m, tok, held_out, max_length=args.max_length))
-    run = train_sft(model, tok, train_ds, None, steps=args.steps, lr=args.lr, batch_size=args.batch, grad_accum=1,
-                    warmup_ratio=0.05, max_length=args.max_length, seed=0, callbacks=[budget], group_by_length=True)
+    budget = TimeBudget(
+        args.budget_s, args.curve, lambda m: response_loss(m, tok, held_out, max_length=args.max_length)
+    )
+    run = train_sft(
+        model,
+        tok,
+        train_ds,
+        None,
+        steps=args.steps,
+        lr=args.lr,
+        batch_size=args.batch,
+        grad_accum=1,
+        warmup_ratio=0.05,
+        max_length=args.max_length,
+        seed=0,
+        callbacks=[budget],
+        group_by_length=True,
+    )
     train_s = run.wall_s - budget.eval_s
     stopped_early = run.steps < args.steps
     losses = [s["train_loss"] for s in run.history.steps]
-    print(f"training loss, first 5 steps: {[round(x, 3) for x in losses[:5]]}; last 5: {[round(x, 3) for x in losses[-5:]]}")
+    print(
+        f"training loss, first 5 steps: {[round(x, 3) for x in losses[:5]]}; last 5: {[round(x, 3) for x in losses[-5:]]}"
+    )
     t = time.perf_counter()
     loss_after = response_loss(model, tok, held_out, max_length=args.max_length)
     eval_s += time.perf_counter() - t + budget.eval_s
     drop = 1 - loss_after / loss_before
-    print(f"held-out loss after {run.steps} steps ({train_s:.0f} s of training): {loss_after:.4f}, drop {drop:.1%}", flush=True)
+    print(
+        f"held-out loss after {run.steps} steps ({train_s:.0f} s of training): {loss_after:.4f}, drop {drop:.1%}",
+        flush=True,
+    )
 
     answers = generate(model, tok, prompts, max_new_tokens=MAX_NEW)
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,31 +186,43 @@ def main() -> int:
     peak = peak_rss_mb()
     ok = drop >= TARGET_DROP and reload_identical and train_s <= args.budget_s * 1.05
     examples_seen = run.steps * args.batch
-    table = "\n".join([
-        "| records train / held out | steps (examples) | train s | s/step | eval s (before + after) | loss before | "
-        "loss after | drop | reload identical | peak RSS MB | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        f"| {len(data.train)} / {len(held_out)} | {run.steps} ({examples_seen}) | {train_s:.0f} | "
-        f"{train_s / max(run.steps, 1):.1f} | {eval_s:.0f} | {loss_before:.4f} | {loss_after:.4f} | {drop:.1%} | "
-        f"{reload_identical} | {peak:.0f} | {wall:.0f} |",
-    ])
+    table = "\n".join(
+        [
+            "| records train / held out | steps (examples) | train s | s/step | eval s (before + after) | loss before | "
+            "loss after | drop | reload identical | peak RSS MB | wall s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| {len(data.train)} / {len(held_out)} | {run.steps} ({examples_seen}) | {train_s:.0f} | "
+            f"{train_s / max(run.steps, 1):.1f} | {eval_s:.0f} | {loss_before:.4f} | {loss_after:.4f} | {drop:.1%} | "
+            f"{reload_identical} | {peak:.0f} | {wall:.0f} |",
+        ]
+    )
     if budget.curve:
         table += "\n\nHeld-out loss during training (step, training s, loss): " + ", ".join(
-            f"{step} / {sec:.0f} s / {loss:.4f}" for step, sec, loss in [(0, 0, loss_before), *budget.curve])
+            f"{step} / {sec:.0f} s / {loss:.4f}" for step, sec, loss in [(0, 0, loss_before), *budget.curve]
+        )
     print(table)
-    print(f"check: drop >= {TARGET_DROP:.0%}: {'PASS' if drop >= TARGET_DROP else 'FAIL'}; "
-          f"reload reproduces greedy answers: {'PASS' if reload_identical else 'FAIL'}; "
-          f"{'stopped by the time budget' if stopped_early else 'all planned steps done'}")
-    print(f"RESULT loss_before={loss_before:.4f} loss_after={loss_after:.4f} drop={drop:.4f} train_s={train_s:.0f} "
-          f"wall_s={wall:.0f} peak_rss_mb={peak:.0f} reload_identical={reload_identical}")
+    print(
+        f"check: drop >= {TARGET_DROP:.0%}: {'PASS' if drop >= TARGET_DROP else 'FAIL'}; "
+        f"reload reproduces greedy answers: {'PASS' if reload_identical else 'FAIL'}; "
+        f"{'stopped by the time budget' if stopped_early else 'all planned steps done'}"
+    )
+    print(
+        f"RESULT loss_before={loss_before:.4f} loss_after={loss_after:.4f} drop={drop:.4f} train_s={train_s:.0f} "
+        f"wall_s={wall:.0f} peak_rss_mb={peak:.0f} reload_identical={reload_identical}"
+    )
     if not args.no_results:
-        note = (f"LoRA r={args.rank}, alpha {2 * args.rank}, all linear layers, lr {args.lr:g}, batch {args.batch} grouped "
-                f"by length, max_length {args.max_length}, {args.threads} torch threads, "
-                f"{'stopped by' if stopped_early else 'within'} the {args.budget_s:.0f} s training budget "
-                f"({examples_seen / len(data.train):.0%} of one epoch). Eval = mean NLL per response token on the "
-                f"held-out 10 %, same masking and max_length as training. Other jobs may have shared the CPU.")
-        append_results(f"bench_lora_real.py: LoRA on alpaca_en_demo (SmolLM2-135M-Instruct), "
-                       f"{args.budget_s:.0f} s training budget", f"{note}\n\n{table}")
+        note = (
+            f"LoRA r={args.rank}, alpha {2 * args.rank}, all linear layers, lr {args.lr:g}, batch {args.batch} grouped "
+            f"by length, max_length {args.max_length}, {args.threads} torch threads, "
+            f"{'stopped by' if stopped_early else 'within'} the {args.budget_s:.0f} s training budget "
+            f"({examples_seen / len(data.train):.0%} of one epoch). Eval = mean NLL per response token on the "
+            f"held-out 10 %, same masking and max_length as training. Other jobs may have shared the CPU."
+        )
+        append_results(
+            f"bench_lora_real.py: LoRA on alpaca_en_demo (SmolLM2-135M-Instruct), "
+            f"{args.budget_s:.0f} s training budget",
+            f"{note}\n\n{table}",
+        )
     return 0 if ok else 1
 
 

@@ -38,16 +38,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ftkit.images import IMAGENET_MEAN, IMAGENET_STD, load_image_folder  # noqa: E402
-from ftkit.samples import generate_helmet_dataset  # noqa: E402
-
 from _common import shared_data  # benchmarks/_common.py
+
+from ftkit.data.images import IMAGENET_MEAN, IMAGENET_STD, load_image_folder  # noqa: E402
+from ftkit.samples import generate_helmet_dataset  # noqa: E402
 
 IMAGE_SIZE = 128  # the real crops are 128x128; features at the native size
 HEAD_C = 0.5  # inverse L2 strength of the logistic head: a little shrinkage helps across domains
-
-
-
 
 
 def load_backbone():
@@ -79,8 +76,14 @@ def train_head(x, y):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--synthetic", default=str(ROOT / "data_samples" / "helmet"), help="ImageFolder root of the synthetic set")
-    ap.add_argument("--generate", type=int, default=0, help="draw a fresh synthetic set with this many training images")
+    ap.add_argument(
+        "--synthetic",
+        default=str(ROOT / "data_samples" / "helmet"),
+        help="ImageFolder root of the synthetic set",
+    )
+    ap.add_argument(
+        "--generate", type=int, default=0, help="draw a fresh synthetic set with this many training images"
+    )
     ap.add_argument("--seed", type=int, default=0, help="generator seed for --generate")
     ap.add_argument("--no-results", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
@@ -92,7 +95,9 @@ def main(argv=None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="ftkit_synth_")
         n = args.generate or 400
         t = time.perf_counter()
-        synth_root = generate_helmet_dataset(Path(tmp.name) / "helmet", n, n // 4, n // 4, IMAGE_SIZE, args.seed)
+        synth_root = generate_helmet_dataset(
+            Path(tmp.name) / "helmet", n, n // 4, n // 4, IMAGE_SIZE, args.seed
+        )
         print(f"generated {n} + {n // 4} + {n // 4} synthetic images in {time.perf_counter() - t:.1f} s")
     net = load_backbone()
     synth = load_image_folder(synth_root, image_size=IMAGE_SIZE)
@@ -106,8 +111,12 @@ def main(argv=None) -> int:
 
     real_root = shared_data("helmet_heads")
     if real_root is None:
-        print("SKIP real-data part: no helmet_heads folder found at ../shared/datasets or $FTKIT_SHARED_DATA.")
-        print(f"RESULT synth_to_real_acc=nan chance=nan real_to_real_acc=nan synth_to_synth_acc={synth_acc:.3f}")
+        print(
+            "SKIP real-data part: no helmet_heads folder found at ../shared/datasets or $FTKIT_SHARED_DATA."
+        )
+        print(
+            f"RESULT synth_to_real_acc=nan chance=nan real_to_real_acc=nan synth_to_synth_acc={synth_acc:.3f}"
+        )
         return 0
     real = load_image_folder(real_root, image_size=IMAGE_SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD)
     if real.classes != synth.classes:
@@ -129,16 +138,21 @@ def main(argv=None) -> int:
     adapted_pred = head[-1].predict(StandardScaler().fit(xr_tr).transform(xr_te))
     adapted = float((adapted_pred == yr_te).mean())
     elapsed = time.perf_counter() - start
-    print(f"synth -> real test accuracy: {s2r:.3f}  (per class recall: "
-          + ", ".join(f"{c} {a:.2f}" for c, a in per_class.items()) + ")")
+    print(
+        f"synth -> real test accuracy: {s2r:.3f}  (per class recall: "
+        + ", ".join(f"{c} {a:.2f}" for c, a in per_class.items())
+        + ")"
+    )
     print(f"synth -> real ranking AUC: {auc:.3f}; with target-standardised features: accuracy {adapted:.3f}")
     print(f"real -> real test accuracy:  {r2r:.3f}")
     print(f"chance (majority class of real test): {chance:.3f}")
     print(f"total time: {elapsed:.1f} s")
     if not args.no_results:
         append_results(len(ys_tr), synth_acc, s2r, auc, adapted, chance, r2r, elapsed)
-    print(f"RESULT synth_to_real_acc={s2r:.3f} chance={chance:.3f} real_to_real_acc={r2r:.3f} "
-          f"synth_to_synth_acc={synth_acc:.3f} synth_to_real_auc={auc:.3f} synth_to_real_target_std_acc={adapted:.3f}")
+    print(
+        f"RESULT synth_to_real_acc={s2r:.3f} chance={chance:.3f} real_to_real_acc={r2r:.3f} "
+        f"synth_to_synth_acc={synth_acc:.3f} synth_to_real_auc={auc:.3f} synth_to_real_target_std_acc={adapted:.3f}"
+    )
     if tmp is not None:
         tmp.cleanup()
     return 0
@@ -146,7 +160,9 @@ def main(argv=None) -> int:
 
 def append_results(n_train, synth_acc, s2r, auc, adapted, chance, r2r, elapsed) -> None:
     path = ROOT / "benchmarks" / "RESULTS.md"
-    machine = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__}".replace("  ", " ")
+    machine = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__}".replace(
+        "  ", " "
+    )
     lines = [
         f"\n### synthetic -> real helmet transfer ({datetime.date.today().isoformat()}, {machine})\n",
         "\nFrozen EfficientNet-Lite0 (ImageNet) features at 128 px + logistic-regression head.\n\n",

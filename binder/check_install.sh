@@ -54,8 +54,8 @@ cd "$REPO"  # repo2docker runs postBuild from the repository root
 step "binder/postBuild"
 bash binder/postBuild
 
-step "binder/start python -m ftkit.cli doctor"
-binder/start python -m ftkit.cli doctor
+step "binder/start python -m ftkit doctor"
+binder/start python -m ftkit doctor
 
 step "every lesson's imports, under binder/start"
 binder/start python - <<'EOF'
@@ -77,7 +77,7 @@ binder/start jupyter lab --version | sed 's/^/jupyterlab /'
 for lesson in ${LESSONS:-}; do
     step "lesson $lesson in the binder profile"
     /usr/bin/time -f "lesson $lesson: peak memory %M KB, %e s" \
-        binder/start python -m ftkit.cli lessons --profile binder --only "$lesson" --out "$CHECK/lessons"
+        binder/start python -m ftkit lessons --profile binder --only "$lesson" --out "$CHECK/lessons"
 done
 
 kill "$sampler" 2>/dev/null || true

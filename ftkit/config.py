@@ -28,15 +28,21 @@ class TrainConfig:
     # ---- learning rates and optimizer ----------------------------------------------------
     lr: float = field(
         default=1e-3,  # the seed recipe: Adam at 1e-3 trains a fresh head quickly and stably
-        metadata={"help": "Learning rate of the new head. Unfrozen pretrained blocks get lr * backbone_lr_mult."},
+        metadata={
+            "help": "Learning rate of the new head. Unfrozen pretrained blocks get lr * backbone_lr_mult."
+        },
     )
     backbone_lr_mult: float = field(
         default=0.1,  # the seed recipe: pretrained layers learn 10x slower so they are nudged, not wiped
-        metadata={"help": "Multiplier for the learning rate of unfrozen pretrained blocks (0.1 = 10x smaller than the head)."},
+        metadata={
+            "help": "Multiplier for the learning rate of unfrozen pretrained blocks (0.1 = 10x smaller than the head)."
+        },
     )
     layer_decay: float = field(
         default=1.0,  # 1.0 = off: every unfrozen block gets the same rate, the simplest thing to explain
-        metadata={"help": "Per-block decay: a block d blocks below the top gets lr * backbone_lr_mult * layer_decay**d."},
+        metadata={
+            "help": "Per-block decay: a block d blocks below the top gets lr * backbone_lr_mult * layer_decay**d."
+        },
     )
     optimizer: str = field(
         default="adamw",  # Adam with decoupled weight decay; identical to Adam when weight_decay is 0
@@ -66,16 +72,22 @@ class TrainConfig:
     # ---- what trains -------------------------------------------------------------------
     freeze_depth: int | None = field(
         default=None,  # None = leave the model as you froze it yourself (or not at all)
-        metadata={"help": "If set, call freeze(model, freeze_depth) first: 0 = head only, k = top k blocks + head."},
+        metadata={
+            "help": "If set, call freeze(model, freeze_depth) first: 0 = head only, k = top k blocks + head."
+        },
     )
     # ---- schedule and stability ----------------------------------------------------------
     schedule: str = field(
         default="constant",  # the seed recipe uses a fixed rate; try 'cosine' once the basics work
-        metadata={"help": "Learning-rate schedule after warm-up: 'constant', 'linear' (to 0) or 'cosine' (to 0)."},
+        metadata={
+            "help": "Learning-rate schedule after warm-up: 'constant', 'linear' (to 0) or 'cosine' (to 0)."
+        },
     )
     warmup_ratio: float = field(
         default=0.0,  # no warm-up: a fresh head with Adam at 1e-3 does not need one
-        metadata={"help": "Share of all optimizer steps spent ramping the learning rate up from 0 (0 to <1)."},
+        metadata={
+            "help": "Share of all optimizer steps spent ramping the learning rate up from 0 (0 to <1)."
+        },
     )
     grad_clip: float | None = field(
         default=None,  # off; 1.0 is the usual value when fine-tuning transformers
@@ -87,16 +99,22 @@ class TrainConfig:
     )
     class_weights: list | None = field(
         default=None,  # None = every class counts the same
-        metadata={"help": "One weight per class for the default cross-entropy (helps with unbalanced classes)."},
+        metadata={
+            "help": "One weight per class for the default cross-entropy (helps with unbalanced classes)."
+        },
     )
     # ---- early stopping and the weights you keep ----------------------------------------
     patience: int | None = field(
         default=None,  # off: you see the whole curve, including overfitting, which is the lesson
-        metadata={"help": "Early stopping: stop after this many epochs without improvement of `monitor` (None = off)."},
+        metadata={
+            "help": "Early stopping: stop after this many epochs without improvement of `monitor` (None = off)."
+        },
     )
     monitor: str = field(
         default="val_loss",  # the loss is smoother than accuracy on small validation sets
-        metadata={"help": "Which epoch value decides the best epoch: 'val_loss' or 'val_<metric>', e.g. 'val_accuracy'."},
+        metadata={
+            "help": "Which epoch value decides the best epoch: 'val_loss' or 'val_<metric>', e.g. 'val_accuracy'."
+        },
     )
     mode: str = field(
         default="auto",  # auto: 'min' for losses, 'max' for everything else
@@ -125,45 +143,55 @@ class TrainConfig:
     )
     cache_max_gb: float = field(
         default=1.5,  # cached activations above this would crowd an 8 GB laptop
-        metadata={"help": "Largest feature cache allowed (GB); above it training runs through the whole model."},
+        metadata={
+            "help": "Largest feature cache allowed (GB); above it training runs through the whole model."
+        },
     )
 
     def __post_init__(self):
-        _check_positive_number("lr", self.lr)
-        _check_positive_number("backbone_lr_mult", self.backbone_lr_mult, allow_zero=True)
-        _check_positive_number("layer_decay", self.layer_decay)
+        check_positive("lr", self.lr)
+        check_positive("backbone_lr_mult", self.backbone_lr_mult, allow_zero=True)
+        check_positive("layer_decay", self.layer_decay)
         if self.layer_decay > 1:
-            raise ConfigError(f"layer_decay must be in (0, 1], got {self.layer_decay!r}. Use e.g. 0.8, or 1.0 for off.")
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_positive_number("weight_decay", self.weight_decay, allow_zero=True)
-        _check_int("epochs", self.epochs, minimum=1)
-        _check_int("batch_size", self.batch_size, minimum=1)
-        _check_int("accum_steps", self.accum_steps, minimum=1)
+            raise ConfigError(
+                f"layer_decay must be in (0, 1], got {self.layer_decay!r}. Use e.g. 0.8, or 1.0 for off."
+            )
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_int("accum_steps", self.accum_steps, minimum=1)
         if self.max_steps_per_epoch is not None:
-            _check_int("max_steps_per_epoch", self.max_steps_per_epoch, minimum=1)
+            check_int("max_steps_per_epoch", self.max_steps_per_epoch, minimum=1)
         if self.freeze_depth is not None:
-            _check_int("freeze_depth", self.freeze_depth, minimum=0)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_fraction("warmup_ratio", self.warmup_ratio)
+            check_int("freeze_depth", self.freeze_depth, minimum=0)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_fraction("warmup_ratio", self.warmup_ratio)
         if self.grad_clip is not None:
-            _check_positive_number("grad_clip", self.grad_clip)
-        _check_fraction("label_smoothing", self.label_smoothing)
+            check_positive("grad_clip", self.grad_clip)
+        check_fraction("label_smoothing", self.label_smoothing)
         if self.class_weights is not None:
             weights = list(self.class_weights)
             if not weights or any(not _is_number(w) or not math.isfinite(w) or w < 0 for w in weights):
-                raise ConfigError(f"class_weights must be non-negative numbers, one per class, got {self.class_weights!r}.")
+                raise ConfigError(
+                    f"class_weights must be non-negative numbers, one per class, got {self.class_weights!r}."
+                )
             self.class_weights = [float(w) for w in weights]
         if self.patience is not None:
-            _check_int("patience", self.patience, minimum=1)
-        if not isinstance(self.monitor, str) or not (self.monitor.startswith("val_") or self.monitor == "train_loss"):
-            raise ConfigError(f"monitor must be 'val_loss', 'val_<metric>' or 'train_loss', got {self.monitor!r}.")
-        _check_choice("mode", self.mode, ("auto", "min", "max"))
-        _check_int("seed", self.seed, minimum=0)
+            check_int("patience", self.patience, minimum=1)
+        if not isinstance(self.monitor, str) or not (
+            self.monitor.startswith("val_") or self.monitor == "train_loss"
+        ):
+            raise ConfigError(
+                f"monitor must be 'val_loss', 'val_<metric>' or 'train_loss', got {self.monitor!r}."
+            )
+        check_choice("mode", self.mode, ("auto", "min", "max"))
+        check_int("seed", self.seed, minimum=0)
         if self.device is not None and not isinstance(self.device, str):
             raise ConfigError(f"device must be a string like 'cpu' or 'cuda', got {self.device!r}.")
-        _check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
-        _check_int("num_workers", self.num_workers, minimum=0)
-        _check_positive_number("cache_max_gb", self.cache_max_gb, allow_zero=True)
+        check_choice("mixed_precision", self.mixed_precision, PRECISIONS)
+        check_int("num_workers", self.num_workers, minimum=0)
+        check_positive("cache_max_gb", self.cache_max_gb, allow_zero=True)
 
     # ---- helpers -------------------------------------------------------------------------
     @property
@@ -176,12 +204,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def updated(self, **changes) -> "TrainConfig":
+    def updated(self, **changes) -> TrainConfig:
         """A copy with some fields changed (validated again); unknown names raise ConfigError."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ConfigError(f"Unknown training setting(s) {', '.join(unknown)}. Valid names: {', '.join(sorted(known))}.")
+            raise ConfigError(
+                f"Unknown training setting(s) {', '.join(unknown)}. Valid names: {', '.join(sorted(known))}."
+            )
         return replace(self, **changes)
 
     @classmethod
@@ -190,30 +220,59 @@ class TrainConfig:
         return "\n".join(f"{f.name} = {f.default!r}  # {f.metadata.get('help', '')}" for f in fields(cls))
 
 
+# ---- validators: every ftkit config and knob checks its values with these ------------------------
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_positive_number(name, value, allow_zero=False):
+def check_positive(name, value, allow_zero=False, example=None):
+    """A finite number > 0 (>= 0 with allow_zero), else a one-line ConfigError."""
     bad = not _is_number(value) or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero)
     if bad:
         need = "a number >= 0" if allow_zero else "a positive number"
-        raise ConfigError(f"{name} must be {need}, got {value!r}. Example: {name}={_EXAMPLES.get(name, 1)}.")
+        example = _EXAMPLES.get(name, 1) if example is None else example
+        raise ConfigError(f"{name} must be {need}, got {value!r}. Example: {name}={example}.")
 
 
-def _check_int(name, value, minimum):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}. Set e.g. {name}={max(minimum, _EXAMPLES.get(name, 1))}.")
+def check_int(name, value, minimum, maximum=None):
+    """A whole number (not a bool) in [minimum, maximum], else a one-line ConfigError."""
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        span = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ConfigError(
+            f"{name} must be a whole number {span}, got {value!r}. "
+            f"Set e.g. {name}={max(minimum, _EXAMPLES.get(name, 1))}."
+        )
 
 
-def _check_fraction(name, value):
+def check_fraction(name, value, example=0.1):
+    """A number in [0, 1), else a one-line ConfigError."""
     if not _is_number(value) or not math.isfinite(value) or not 0 <= value < 1:
-        raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}. Example: {name}=0.1.")
+        raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}. Example: {name}={example}.")
 
 
-def _check_choice(name, value, choices):
+def check_choice(name, value, choices):
+    """One of `choices`, else a one-line ConfigError listing them."""
     if value not in choices:
         raise ConfigError(f"Unknown {name} {value!r}. Use one of: {', '.join(map(repr, choices))}.")
 
 
-_EXAMPLES = {"epochs": 5, "batch_size": 32, "lr": 1e-3, "backbone_lr_mult": 0.1, "layer_decay": 0.8, "weight_decay": 0.01, "grad_clip": 1.0}
+def check_bool(name, value):
+    """True or False (not 0/1 or a string), else a one-line ConfigError."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}.")
+
+
+_EXAMPLES = {
+    "epochs": 5,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "backbone_lr_mult": 0.1,
+    "layer_decay": 0.8,
+    "weight_decay": 0.01,
+    "grad_clip": 1.0,
+}

@@ -56,8 +56,12 @@ TREND_WINDOW = 3  # the slope is fitted on the last 3 epochs: recent, but not a 
 STILL_IMPROVING_SLOPE = 0.02  # val loss still falling >2% per epoch counts as real progress
 PLATEAU_FRACTION = 0.1  # the curve has "levelled off" once 90% of its total drop is done
 DIVERGED_LOSS_RATIO = 5.0  # an epoch's train loss 5x above the starting loss: it blew up, even if finite
-NO_TRANSFER_MAX_VAL_GAIN = 0.05  # best val loss <5% below where it started: the same size as noise (see OVERFIT_MIN_RISE)
-NO_TRANSFER_MAX_TRAIN_RATIO = 0.5  # ...while train loss fell below half its start: it clearly learned *something*
+NO_TRANSFER_MAX_VAL_GAIN = (
+    0.05  # best val loss <5% below where it started: the same size as noise (see OVERFIT_MIN_RISE)
+)
+NO_TRANSFER_MAX_TRAIN_RATIO = (
+    0.5  # ...while train loss fell below half its start: it clearly learned *something*
+)
 
 
 @dataclass
@@ -126,7 +130,9 @@ ADVICE = {
     "diverged": [
         "Lower the learning rate.",
         "Clip gradients: TrainConfig(grad_clip=1.0), or TrainingArguments(max_grad_norm=1.0) for the Trainer.",
-        "Warm the learning rate up over the first steps (e.g. warmup_ratio=0.1).",
+        "Warm the learning rate up over the first steps: TrainConfig(warmup_ratio=0.1) or"
+        " train_sft(warmup_ratio=0.1); for the Trainer TrainingArguments(warmup_steps=0.1)"
+        " (a float below 1 is a share of the steps).",
     ],
     "still improving": [
         "Train for more epochs: validation loss has not levelled off yet.",
@@ -166,7 +172,9 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
     has_val = all(v is not None for v in val) and len(val) > 0
     if len(records) < MIN_EPOCHS:
         verdict = "interrupted" if stop_reason == "interrupted" else "too short to tell"
-        evidence = [f"Only {len(records)} epoch(s) finished; at least {MIN_EPOCHS} are needed to see a trend."]
+        evidence = [
+            f"Only {len(records)} epoch(s) finished; at least {MIN_EPOCHS} are needed to see a trend."
+        ]
         return _result(verdict, evidence, None, stop_epoch, monitor, {}, [])
 
     best_epoch = _best_epoch(records, monitor, mode)
@@ -174,7 +182,9 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
     numbers: dict = {"epochs": n}
     evidence: list = []
     if stop_reason == "interrupted":
-        evidence.append(f"Training was interrupted after epoch {_fmt(stop_epoch)}; this covers the epochs that finished.")
+        evidence.append(
+            f"Training was interrupted after epoch {_fmt(stop_epoch)}; this covers the epochs that finished."
+        )
 
     # ---- training loss: how far did it come down? -------------------------------------
     start_loss = _start_loss(history.steps, train)
@@ -187,8 +197,12 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
         )
 
     if not has_val:
-        evidence.append("No validation loss was recorded, so over-fitting cannot be seen; add a validation set.")
-        train_slope = _relative_slope(epochs[-TREND_WINDOW:], train[-TREND_WINDOW:]) if None not in train else 0.0
+        evidence.append(
+            "No validation loss was recorded, so over-fitting cannot be seen; add a validation set."
+        )
+        train_slope = (
+            _relative_slope(epochs[-TREND_WINDOW:], train[-TREND_WINDOW:]) if None not in train else 0.0
+        )
         if train_ratio is not None and train_ratio > UNDERFIT_LOSS_RATIO:
             verdict = "under-fitting"
         elif train_slope < -STILL_IMPROVING_SLOPE:
@@ -229,8 +243,14 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
         gap_best, gap_last = val[b] - train[b], val[-1] - train[-1]
         numbers.update(gap=gap_last, gap_growth=gap_last - gap_best)
         growth = gap_last - gap_best
-        change = "stayed the same" if abs(growth) < 1e-9 else f"{'grew' if growth > 0 else 'shrank'} by {_fmt(abs(growth))}"
-        evidence.append(f"Gap val - train loss: {_fmt(gap_best)} at the best epoch, {_fmt(gap_last)} at the end ({change}).")
+        change = (
+            "stayed the same"
+            if abs(growth) < 1e-9
+            else f"{'grew' if growth > 0 else 'shrank'} by {_fmt(abs(growth))}"
+        )
+        evidence.append(
+            f"Gap val - train loss: {_fmt(gap_best)} at the best epoch, {_fmt(gap_last)} at the end ({change})."
+        )
     train_kept_falling = train[-1] is not None and train[b] is not None and train[-1] < train[b]
 
     # Where did val loss start? The higher of its first epoch and the untrained (start) loss: a
@@ -238,7 +258,11 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
     val_start = max(val[0], start_loss) if start_loss else val[0]
     val_gain = 1 - val[b] / val_start if val_start > 0 else 0.0
     numbers.update(val_start=val_start, val_gain=val_gain)
-    no_transfer = train_ratio is not None and train_ratio < NO_TRANSFER_MAX_TRAIN_RATIO and val_gain < NO_TRANSFER_MAX_VAL_GAIN
+    no_transfer = (
+        train_ratio is not None
+        and train_ratio < NO_TRANSFER_MAX_TRAIN_RATIO
+        and val_gain < NO_TRANSFER_MAX_VAL_GAIN
+    )
 
     # ---- the rules, in order -----------------------------------------------------------
     val_turned_up = since_best >= OVERFIT_MIN_EPOCHS_RISING and rise > OVERFIT_MIN_RISE and train_kept_falling
@@ -269,7 +293,9 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
         evidence.append("Validation loss has levelled off near its best value.")
 
     if stop_reason == "early_stopping":
-        evidence.append(f"Early stopping ended training at epoch {_fmt(stop_epoch)}; best epoch kept: {_fmt(best_epoch)}.")
+        evidence.append(
+            f"Early stopping ended training at epoch {_fmt(stop_epoch)}; best epoch kept: {_fmt(best_epoch)}."
+        )
     if verdict == "over-fitting" and not val_turned_up:  # val never improved: no good-fit span to shade
         regions = [(epochs[0], epochs[-1], "over-fitting")]
     else:
@@ -341,7 +367,9 @@ def _diverged(history, bad, stop_epoch, monitor) -> Diagnosis:
 
 
 def _result(verdict, evidence, best_epoch, stop_epoch, monitor, numbers, regions) -> Diagnosis:
-    return Diagnosis(verdict, evidence, list(ADVICE[verdict]), best_epoch, stop_epoch, monitor, numbers, regions)
+    return Diagnosis(
+        verdict, evidence, list(ADVICE[verdict]), best_epoch, stop_epoch, monitor, numbers, regions
+    )
 
 
 def _best_epoch(records: list, monitor: str, mode: str):
@@ -390,8 +418,10 @@ def _exploded(records: list, steps: list):
     for rec in records:
         loss = rec.get("train_loss")
         if start and loss is not None and loss > DIVERGED_LOSS_RATIO * start:
-            return (f"Train loss exploded to {_fmt(loss)} at epoch {_fmt(rec['epoch'])}, "
-                    f"{loss / start:.3g}x its start ({_fmt(start)}; limit {DIVERGED_LOSS_RATIO:g}x).")
+            return (
+                f"Train loss exploded to {_fmt(loss)} at epoch {_fmt(rec['epoch'])}, "
+                f"{loss / start:.3g}x its start ({_fmt(start)}; limit {DIVERGED_LOSS_RATIO:g}x)."
+            )
     return None
 
 

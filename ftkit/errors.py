@@ -8,14 +8,7 @@ so nothing is wasted and nothing is overwritten.  The message is always one line
 
 from __future__ import annotations
 
-__all__ = [
-    "FtkitError",
-    "DataError",
-    "ConfigError",
-    "ModelError",
-    "TrainingDiverged",
-    "SaveError",
-]
+__all__ = ["FtkitError", "DataError", "ConfigError", "ModelError", "TrainingDiverged", "SaveError"]
 
 
 class FtkitError(Exception):

@@ -92,7 +92,9 @@ def _get(model, path, what="module"):
     try:
         return model.get_submodule(path)
     except AttributeError:
-        raise ConfigError(f"The model has no {what} called {path!r}. Check print(model) for the module names.") from None
+        raise ConfigError(
+            f"The model has no {what} called {path!r}. Check print(model) for the module names."
+        ) from None
 
 
 def _explicit_blocks(model, explicit) -> list:
@@ -106,14 +108,20 @@ def _explicit_blocks(model, explicit) -> list:
             name, module = item
             paths = [module] if isinstance(module, str) else [names.get(id(m)) for m in _members(module)]
             if any(p is None for p in paths):
-                raise ConfigError(f"Block {name!r} is not a submodule of the model. Pass module names from print(model).")
+                raise ConfigError(
+                    f"Block {name!r} is not a submodule of the model. Pass module names from print(model)."
+                )
             out.append((str(name), paths))
         elif isinstance(item, nn.Module) and id(item) in names:
             out.append((names[id(item)], [names[id(item)]]))
         else:
-            raise ConfigError(f"Cannot use {item!r} as a block. Pass module names, e.g. blocks=['layer3', 'layer4'].")
+            raise ConfigError(
+                f"Cannot use {item!r} as a block. Pass module names, e.g. blocks=['layer3', 'layer4']."
+            )
     if not out:
-        raise ConfigError("blocks= is empty. Pass the block names bottom to top, e.g. blocks=['layer3', 'layer4'].")
+        raise ConfigError(
+            "blocks= is empty. Pass the block names bottom to top, e.g. blocks=['layer3', 'layer4']."
+        )
     return out
 
 
@@ -194,7 +202,9 @@ def max_depth(model: nn.Module, blocks=None) -> int:
 
 
 # ---- freezing ------------------------------------------------------------------------------------
-def freeze(model: nn.Module, depth: int, head: str | None = None, blocks=None, bn_stats: str = "pretrained") -> "TrainableSummary":
+def freeze(
+    model: nn.Module, depth: int, head: str | None = None, blocks=None, bn_stats: str = "pretrained"
+) -> TrainableSummary:
     """Train the top `depth` blocks plus the head; freeze the rest (eval mode included).
 
     depth=0: only the head trains.  depth=max_depth(model): everything trains.
@@ -217,10 +227,14 @@ def freeze(model: nn.Module, depth: int, head: str | None = None, blocks=None, b
             f"{type(model).__name__}), got {depth!r}. Pick a depth in that range."
         )
     if bn_stats not in BN_STATS:
-        raise ConfigError(f"bn_stats must be one of {', '.join(map(repr, BN_STATS))}, got {bn_stats!r}. "
-                          "Use 'pretrained' (keep ImageNet BatchNorm statistics) or 'update' (re-estimate them).")
+        raise ConfigError(
+            f"bn_stats must be one of {', '.join(map(repr, BN_STATS))}, got {bn_stats!r}. "
+            "Use 'pretrained' (keep ImageNet BatchNorm statistics) or 'update' (re-estimate them)."
+        )
     if plan.head is None and depth == 0:
-        raise ConfigError(f"{type(model).__name__} has no head ftkit can find, so depth 0 trains nothing. Pass head='<module name>'.")
+        raise ConfigError(
+            f"{type(model).__name__} has no head ftkit can find, so depth 0 trains nothing. Pass head='<module name>'."
+        )
     everything = depth == n
     for p in model.parameters():
         p.requires_grad_(everything)
@@ -236,7 +250,7 @@ def freeze(model: nn.Module, depth: int, head: str | None = None, blocks=None, b
     return trainable_summary(model)
 
 
-def unfreeze(model: nn.Module) -> "TrainableSummary":
+def unfreeze(model: nn.Module) -> TrainableSummary:
     """Make every parameter trainable again and forget the freeze depth."""
     for p in model.parameters():
         p.requires_grad_(True)
@@ -279,7 +293,9 @@ def mark_frozen(model: nn.Module) -> None:
             for module in group:
                 for sub in module.modules():
                     _pin_eval(sub)
-    if getattr(model, "_ftkit_bn_stats", "update") == "pretrained":  # set by freeze(); hand-frozen models keep PyTorch's default
+    if (
+        getattr(model, "_ftkit_bn_stats", "update") == "pretrained"
+    ):  # set by freeze(); hand-frozen models keep PyTorch's default
         for m in model.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 _pin_eval(m)  # its weight and bias still train; only the running statistics stay
@@ -310,7 +326,10 @@ def set_train_mode(model: nn.Module) -> nn.Module:
 
 
 def _is_norm(module) -> bool:
-    return isinstance(module, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)) or "Norm" in type(module).__name__
+    return (
+        isinstance(module, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm))
+        or "Norm" in type(module).__name__
+    )
 
 
 # ---- what trains: the summary -----------------------------------------------------------------
@@ -379,13 +398,21 @@ def trainable_summary(model: nn.Module, head: str | None = None) -> TrainableSum
     if other:
         rows.append(_row(model, "other", [], other))
     notes = list(plan.notes)
-    if any(row[3] == "frozen, eval mode" and _has_batchnorm(model, paths) for row, (_, paths) in zip(rows, groups)):
-        notes.append("BatchNorm layers in frozen blocks stay in eval mode: their running statistics are not updated.")
-    if getattr(model, "_ftkit_bn_stats", None) == "pretrained" and any(
-        row[3] != "frozen, eval mode" and _has_batchnorm(model, paths) for row, (_, paths) in zip(rows, groups)
+    if any(
+        row[3] == "frozen, eval mode" and _has_batchnorm(model, paths)
+        for row, (_, paths) in zip(rows, groups)
     ):
-        notes.append("BatchNorm layers in trained blocks keep their pretrained statistics (bn_stats='pretrained'); "
-                     "their scale and shift still learn.")
+        notes.append(
+            "BatchNorm layers in frozen blocks stay in eval mode: their running statistics are not updated."
+        )
+    if getattr(model, "_ftkit_bn_stats", None) == "pretrained" and any(
+        row[3] != "frozen, eval mode" and _has_batchnorm(model, paths)
+        for row, (_, paths) in zip(rows, groups)
+    ):
+        notes.append(
+            "BatchNorm layers in trained blocks keep their pretrained statistics (bn_stats='pretrained'); "
+            "their scale and shift still learn."
+        )
     trainable = sum(p.numel() for p in _unique(list(model.parameters()), set()) if p.requires_grad)
     total = sum(p.numel() for p in _unique(list(model.parameters()), set()))
     depth = getattr(model, "_ftkit_depth", None)
@@ -406,16 +433,30 @@ def _row(model, name, paths, params):
     trainable = sum(p.numel() for p in params if p.requires_grad)
     total = sum(p.numel() for p in params)
     frozen_eval = paths and all(getattr(model.get_submodule(p), "_ftkit_frozen", False) for p in paths)
-    state = "frozen, eval mode" if frozen_eval else ("trains" if trainable == total else ("frozen" if trainable == 0 else "partly trains"))
+    state = (
+        "frozen, eval mode"
+        if frozen_eval
+        else ("trains" if trainable == total else ("frozen" if trainable == 0 else "partly trains"))
+    )
     return [name, trainable, total, state]
 
 
 def _has_batchnorm(model, paths) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for p in paths for m in model.get_submodule(p).modules())
+    return any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for p in paths
+        for m in model.get_submodule(p).modules()
+    )
 
 
 # ---- learning-rate groups ---------------------------------------------------------------------
-def param_groups(model: nn.Module, lr: float, backbone_lr_mult: float = 0.1, layer_decay: float = 1.0, weight_decay: float = 0.0) -> list:
+def param_groups(
+    model: nn.Module,
+    lr: float,
+    backbone_lr_mult: float = 0.1,
+    layer_decay: float = 1.0,
+    weight_decay: float = 0.0,
+) -> list:
     """Optimizer parameter groups, head first (its lr is the one `History` logs).
 
     head                      lr
@@ -454,7 +495,9 @@ def param_groups(model: nn.Module, lr: float, backbone_lr_mult: float = 0.1, lay
         rest_name, rest_lr = "model", lr
     groups += _split_decay(rest_name, rest, rest_lr, weight_decay, no_decay)
     if not groups:
-        raise ConfigError("The model has no trainable parameters. Use freeze(model, depth) with depth >= 0 and a head.")
+        raise ConfigError(
+            "The model has no trainable parameters. Use freeze(model, depth) with depth >= 0 and a head."
+        )
     return groups
 
 
@@ -477,4 +520,3 @@ def _split_decay(name, params, lr, weight_decay, no_decay) -> list:
     if plain:
         out.append({"params": plain, "lr": lr, "weight_decay": 0.0, "name": f"{name} (no decay)"})
     return out
-

@@ -24,7 +24,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from .compat import ensure_torchvision
+from .infra.compat import ensure_torchvision
 
 ensure_torchvision()  # transformers imports torchvision when installed (see ftkit/compat.py)
 
@@ -72,7 +72,9 @@ class HistoryCallback(TrainerCallback):
     def __init__(self, *callbacks: Callback, history: History | None = None, label: str = ""):
         for cb in callbacks:
             if not isinstance(cb, Callback):
-                raise ConfigError(f"HistoryCallback takes ftkit callbacks (e.g. LivePlot()), got {type(cb).__name__}.")
+                raise ConfigError(
+                    f"HistoryCallback takes ftkit callbacks (e.g. LivePlot()), got {type(cb).__name__}."
+                )
         self.callbacks = list(callbacks)  # ftkit callbacks to forward events to
         self.history = history if history is not None else History(label=label)
         self.state: HFTrainState | None = None
@@ -120,13 +122,21 @@ class HistoryCallback(TrainerCallback):
             return
         loss = float(logs["loss"])
         self._last_lr = logs.get("learning_rate", self._last_lr)
-        self.history.log_step(step=state.global_step, epoch=round(float(state.epoch or 0), 4), train_loss=loss,
-                              lr=self._last_lr, time_s=self._elapsed())
+        self.history.log_step(
+            step=state.global_step,
+            epoch=round(float(state.epoch or 0), 4),
+            train_loss=loss,
+            lr=self._last_lr,
+            time_s=self._elapsed(),
+        )
         self._pending.append(loss)
         grad_norm = logs.get("grad_norm")
         if not math.isfinite(loss) or (grad_norm is not None and not math.isfinite(float(grad_norm))):
             what = "loss" if not math.isfinite(loss) else "gradient norm"
-            self._diverged(control, f"The training {what} became {loss if what == 'loss' else grad_norm} at step {state.global_step}.")
+            self._diverged(
+                control,
+                f"The training {what} became {loss if what == 'loss' else grad_norm} at step {state.global_step}.",
+            )
 
     def on_evaluate(self, args, state, control, metrics=None, optimizer=None, **kwargs):
         if not self._training or not metrics:
@@ -145,7 +155,9 @@ class HistoryCallback(TrainerCallback):
         best = self.history.best()
         self.history.best_epoch = best["epoch"] if best else None
         if "val_loss" in record and not math.isfinite(record["val_loss"]):
-            self._diverged(control, f"The validation loss became {record['val_loss']} at epoch {record['epoch']}.")
+            self._diverged(
+                control, f"The validation loss became {record['val_loss']} at epoch {record['epoch']}."
+            )
         self._forward("on_epoch_end", state)
         self._obey(control)
 
@@ -159,8 +171,10 @@ class HistoryCallback(TrainerCallback):
                 h.stop_message = self.state.stop_message
             elif state.max_steps and state.global_step < state.max_steps:
                 h.stop_reason = "early_stopping"
-                h.stop_message = (f"Stopped early at epoch {last.get('epoch')} of {args.num_train_epochs}: "
-                                  f"{h.monitor} did not improve after epoch {h.best_epoch}.")
+                h.stop_message = (
+                    f"Stopped early at epoch {last.get('epoch')} of {args.num_train_epochs}: "
+                    f"{h.monitor} did not improve after epoch {h.best_epoch}."
+                )
             else:
                 h.stop_reason = "completed"
                 h.stop_message = f"Finished all {args.num_train_epochs} epochs."
@@ -205,13 +219,17 @@ def release_training_memory(trainer) -> int:
     The model, `trainer.evaluate()` and `trainer.predict()` are unaffected; a later
     `trainer.train()` starts the same optimizer (same parameter groups) from fresh averages.
     """
-    from .runtime import free_memory
+    from .infra.runtime import free_memory
 
     freed = 0
     optimizer = trainer.optimizer
     if optimizer is not None:  # an accelerate wrapper exposes the wrapped optimizer's state
-        freed += sum(t.numel() * t.element_size() for s in optimizer.state.values()
-                     for t in s.values() if torch.is_tensor(t))
+        freed += sum(
+            t.numel() * t.element_size()
+            for s in optimizer.state.values()
+            for t in s.values()
+            if torch.is_tensor(t)
+        )
         optimizer.state.clear()
     for p in trainer.model.parameters():
         if p.grad is not None:
@@ -228,13 +246,13 @@ def _epoch_number(epoch) -> int | float:
 
 # ---- metrics ----------------------------------------------------------------------------------
 def classification_metrics(eval_pred) -> dict:
-    """`compute_metrics` for `Trainer`: accuracy, precision, recall, f1 and roc_auc.
+    """`compute_metrics` for `Trainer`: accuracy, precision/recall/f1 (macro) and roc_auc.
 
-    Binary tasks score class 1 as the positive class; 3+ classes use the macro average.
+    The same numbers as `ftkit.metrics.metrics_summary` (one F1 in the kit: macro F1).
     ROC AUC comes from the softmax of the logits and is left out when undefined
     (e.g. the evaluation set holds only one class).
     """
-    from .plots import metrics_summary
+    from .metrics import metrics_summary
 
     logits, labels = eval_pred.predictions, eval_pred.label_ids
     if isinstance(logits, (tuple, list)):  # some models return (logits, hidden_states, ...)
@@ -253,11 +271,15 @@ class WeightedLossTrainer(Trainer):
     still comes from `TrainingArguments(label_smoothing_factor=...)`.
     """
 
-    loss_is_scaled_for_ga = False  # our loss is a per-batch mean: the Trainer divides it for gradient accumulation
+    loss_is_scaled_for_ga = (
+        False  # our loss is a per-batch mean: the Trainer divides it for gradient accumulation
+    )
 
     def __init__(self, *args, class_weights=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.class_weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float)
+        self.class_weights = (
+            None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float)
+        )
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
@@ -266,7 +288,13 @@ class WeightedLossTrainer(Trainer):
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
         weight = None if self.class_weights is None else self.class_weights.to(logits.device)
         if weight is not None and weight.numel() != logits.shape[-1]:
-            raise ConfigError(f"class_weights has {weight.numel()} values but the model has {logits.shape[-1]} classes.")
-        loss = torch.nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), weight=weight,
-                                                 label_smoothing=self.args.label_smoothing_factor)
+            raise ConfigError(
+                f"class_weights has {weight.numel()} values but the model has {logits.shape[-1]} classes."
+            )
+        loss = torch.nn.functional.cross_entropy(
+            logits.view(-1, logits.shape[-1]),
+            labels.view(-1),
+            weight=weight,
+            label_smoothing=self.args.label_smoothing_factor,
+        )
         return (loss, outputs) if return_outputs else loss

@@ -75,16 +75,16 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "History":
+    def from_dict(cls, data: dict) -> History:
         return cls(**data)
 
     def save(self, path) -> Path:
-        from .io import write_text_atomic  # an interrupted save never leaves half a file
+        from .infra.io import write_text_atomic  # an interrupted save never leaves half a file
 
         return write_text_atomic(path, json.dumps(self.to_dict(), indent=1, default=_jsonable))
 
     @classmethod
-    def load(cls, path) -> "History":
+    def load(cls, path) -> History:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 

@@ -13,18 +13,23 @@ r * (d_in + d_out) numbers per adapted matrix instead of d_in * d_out.  `alpha /
 the update so that changing r does not force a new learning rate.
 
 Where the seed article's code no longer works as written (PEFT 0.21, transformers 5.23):
-* `from_pretrained(..., torch_dtype=...)` is now `dtype=...`; `Trainer(tokenizer=...)` is now
-  `Trainer(processing_class=...)`; `TrainingArguments(evaluation_strategy=...)` is `eval_strategy`;
-  `warmup_ratio` is gone (pass `warmup_steps`); `gradient_checkpointing` is now `activation_checkpointing`.
+* `from_pretrained(..., torch_dtype=...)` is now `dtype=...` (the old name still loads, with a warning);
+  `Trainer(tokenizer=...)` is now `Trainer(processing_class=...)`.
 * Its data collator sets `labels = input_ids`: the model is then also trained to write the
   user's question.  ftkit masks the prompt (labels -100) and trains on the response only.
-* `fp16=True` on a CPU fails; half precision is for CUDA only (bf16 on CPU runs ~5x slower).
+* `fp16=True` on a CPU is accepted and silently ignored: accelerate 1.15 enables fp16 autocast only
+  on a GPU-like device, so training runs in float32.  Half precision is for CUDA only (bf16 on CPU
+  runs ~5x slower).
 * `evaluate.load("perplexity")` downloads a metric script and a model: we compute the
   perplexity ourselves, from the same masked loss the training uses.
 * `model.generate(max_length=200)` counts the prompt too; use `max_new_tokens`.
 `LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj","v_proj"], lora_dropout=0.1,
 bias="none", task_type="CAUSAL_LM")`, `get_peft_model`, `print_trainable_parameters`,
 `PeftModel.from_pretrained` and `merge_and_unload` are unchanged.
+Names from other recipes (transformers 5.23): `TrainingArguments(evaluation_strategy=...)` is
+`eval_strategy` (renamed in 4.41, removed in 4.51); `warmup_ratio` is not a `TrainingArguments` name
+(pass `warmup_steps`: a float < 1 is a share of the steps); `gradient_checkpointing` is a deprecated
+alias of `activation_checkpointing`.
 """
 
 from __future__ import annotations
@@ -44,14 +49,14 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .compat import ensure_torchvision
+from .infra.compat import ensure_torchvision
 
 ensure_torchvision()  # transformers (imported below through PEFT) imports torchvision when installed
 
 import torch  # noqa: E402
 
-from .runtime import memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
 from .errors import ConfigError, ModelError  # noqa: E402
+from .infra.runtime import memory_advice, oom_guard  # noqa: F401 (memory_advice is re-exported)
 
 __all__ = [
     "LoraSettings",
@@ -95,30 +100,61 @@ TARGET_PRESETS = {
 class LoraSettings:
     """The LoRA knobs (the same names as `peft.LoraConfig`), checked before any slow work."""
 
-    r: int = field(default=8, metadata={"help": "rank of the update B A; 8 is the seed's value, 4-64 is usual"})
-    lora_alpha: float = field(default=32, metadata={"help": "the update is scaled by lora_alpha / r; 32 as in the seed (scale 4)"})
-    lora_dropout: float = field(default=0.1, metadata={"help": "dropout on the adapter's input; 0.1 as in the seed, helps tiny data sets"})
-    target_modules: object = field(default="attention q,v", metadata={
-        "help": "a TARGET_PRESETS name ('attention q,v', 'all linear') or a list of module names like ['q_proj', 'v_proj']"})
-    bias: str = field(default="none", metadata={"help": "'none' keeps every bias frozen (the seed's choice, and the smallest adapter)"})
-    seed: int = field(default=0, metadata={"help": "seeds the random init of the A matrices, so two runs start the same"})
+    r: int = field(
+        default=8, metadata={"help": "rank of the update B A; 8 is the seed's value, 4-64 is usual"}
+    )
+    lora_alpha: float = field(
+        default=32, metadata={"help": "the update is scaled by lora_alpha / r; 32 as in the seed (scale 4)"}
+    )
+    lora_dropout: float = field(
+        default=0.1,
+        metadata={"help": "dropout on the adapter's input; 0.1 as in the seed, helps tiny data sets"},
+    )
+    target_modules: object = field(
+        default="attention q,v",
+        metadata={
+            "help": "a TARGET_PRESETS name ('attention q,v', 'all linear') or a list of module names like ['q_proj', 'v_proj']"
+        },
+    )
+    bias: str = field(
+        default="none",
+        metadata={"help": "'none' keeps every bias frozen (the seed's choice, and the smallest adapter)"},
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seeds the random init of the A matrices, so two runs start the same"}
+    )
 
     def __post_init__(self):
         if not isinstance(self.r, int) or isinstance(self.r, bool) or self.r < 1:
             raise ConfigError(f"LoRA rank r must be a positive integer, got {self.r!r}. 8 is a good start.")
-        if not isinstance(self.lora_alpha, (int, float)) or isinstance(self.lora_alpha, bool) or not self.lora_alpha > 0:
-            raise ConfigError(f"lora_alpha must be a positive number, got {self.lora_alpha!r}. Try 2-4 x r, e.g. 32 for r=8.")
+        if (
+            not isinstance(self.lora_alpha, (int, float))
+            or isinstance(self.lora_alpha, bool)
+            or not self.lora_alpha > 0
+        ):
+            raise ConfigError(
+                f"lora_alpha must be a positive number, got {self.lora_alpha!r}. Try 2-4 x r, e.g. 32 for r=8."
+            )
         if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
-            raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}. 0.05-0.1 is usual.")
+            raise ConfigError(
+                f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}. 0.05-0.1 is usual."
+            )
         if self.bias not in ("none", "all", "lora_only"):
             raise ConfigError(f"bias must be 'none', 'all' or 'lora_only', got {self.bias!r}.")
         if isinstance(self.target_modules, str):
             if self.target_modules not in TARGET_PRESETS:
-                raise ConfigError(f"Unknown target_modules preset {self.target_modules!r}. Use one of "
-                                  f"{', '.join(map(repr, TARGET_PRESETS))} or a list of module names like ['q_proj', 'v_proj'].")
-        elif not (isinstance(self.target_modules, (list, tuple)) and self.target_modules
-                  and all(isinstance(m, str) and m for m in self.target_modules)):
-            raise ConfigError(f"target_modules must be a preset name or a non-empty list of module names, got {self.target_modules!r}.")
+                raise ConfigError(
+                    f"Unknown target_modules preset {self.target_modules!r}. Use one of "
+                    f"{', '.join(map(repr, TARGET_PRESETS))} or a list of module names like ['q_proj', 'v_proj']."
+                )
+        elif not (
+            isinstance(self.target_modules, (list, tuple))
+            and self.target_modules
+            and all(isinstance(m, str) and m for m in self.target_modules)
+        ):
+            raise ConfigError(
+                f"target_modules must be a preset name or a non-empty list of module names, got {self.target_modules!r}."
+            )
         else:
             self.target_modules = list(self.target_modules)
 
@@ -130,13 +166,19 @@ class LoraSettings:
     def resolve_targets(self, model) -> list:
         """The module names this setting adapts in `model`; ConfigError if one does not exist."""
         available = linear_module_names(model)
-        wanted = TARGET_PRESETS.get(self.target_modules, self.target_modules) if isinstance(self.target_modules, str) else self.target_modules
+        wanted = (
+            TARGET_PRESETS.get(self.target_modules, self.target_modules)
+            if isinstance(self.target_modules, str)
+            else self.target_modules
+        )
         if wanted == "all-linear":
             return available
         missing = [m for m in wanted if m not in available]
         if missing:
-            raise ConfigError(f"target_modules {missing} not found in {type(model).__name__}. "
-                              f"Its linear layers are: {', '.join(available)}.")
+            raise ConfigError(
+                f"target_modules {missing} not found in {type(model).__name__}. "
+                f"Its linear layers are: {', '.join(available)}."
+            )
         return list(wanted)
 
     def to_dict(self) -> dict:
@@ -162,8 +204,14 @@ def lora_config(settings: LoraSettings, model):
     """The `peft.LoraConfig` for `settings` on `model` (target names checked against the model)."""
     from peft import LoraConfig
 
-    return LoraConfig(r=settings.r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=settings.resolve_targets(model), bias=settings.bias, task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=settings.resolve_targets(model),
+        bias=settings.bias,
+        task_type="CAUSAL_LM",
+    )
 
 
 def apply_lora(model, settings: LoraSettings | None = None, verbose: bool = True):
@@ -177,7 +225,9 @@ def apply_lora(model, settings: LoraSettings | None = None, verbose: bool = True
 
     settings = settings or LoraSettings()
     if not isinstance(settings, LoraSettings):
-        raise ConfigError(f"apply_lora takes LoraSettings, got {type(settings).__name__}. Use LoraSettings(r=8, ...).")
+        raise ConfigError(
+            f"apply_lora takes LoraSettings, got {type(settings).__name__}. Use LoraSettings(r=8, ...)."
+        )
     config = lora_config(settings, model)  # checks the module names before touching the model
     with torch.random.fork_rng(devices=[]):  # the A matrices start from `settings.seed`, not the global state
         torch.manual_seed(settings.seed)
@@ -185,9 +235,11 @@ def apply_lora(model, settings: LoraSettings | None = None, verbose: bool = True
             peft_model = get_peft_model(model, config)
     if verbose:
         share = trainable_share(peft_model)
-        print(f"LoRA r={settings.r}, alpha={settings.lora_alpha} (scale {settings.scale:g}) on "
-              f"{', '.join(config.target_modules if isinstance(config.target_modules, list) else sorted(config.target_modules))}: "
-              f"{share['trainable']:,} trainable of {share['total']:,} parameters ({share['percent']:.3f}%)")
+        print(
+            f"LoRA r={settings.r}, alpha={settings.lora_alpha} (scale {settings.scale:g}) on "
+            f"{', '.join(config.target_modules if isinstance(config.target_modules, list) else sorted(config.target_modules))}: "
+            f"{share['trainable']:,} trainable of {share['total']:,} parameters ({share['percent']:.3f}%)"
+        )
     return peft_model
 
 
@@ -222,11 +274,26 @@ class TrainRun:
     final_eval_loss: float | None = None  # the last evaluation's loss
 
 
-def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 60, lr: float = 2e-4,
-              batch_size: int = 4, grad_accum: int = 2, warmup_ratio: float = 0.1, max_length: int = 256,
-              seed: int = 0, callbacks=(), eval_every: int | None = None, weight_decay: float = 0.0,
-              gradient_checkpointing: bool = False, group_by_length: bool = True, label: str = "",
-              verbose: bool = True) -> TrainRun:
+def train_sft(
+    model,
+    tokenizer,
+    train_records,
+    eval_records=None,
+    steps: int = 60,
+    lr: float = 2e-4,
+    batch_size: int = 4,
+    grad_accum: int = 2,
+    warmup_ratio: float = 0.1,
+    max_length: int = 256,
+    seed: int = 0,
+    callbacks=(),
+    eval_every: int | None = None,
+    weight_decay: float = 0.0,
+    gradient_checkpointing: bool = False,
+    group_by_length: bool = True,
+    label: str = "",
+    verbose: bool = True,
+) -> TrainRun:
     """Supervised fine-tuning with the HF Trainer, loss on the response tokens only.
 
     steps          optimizer steps (each sees batch_size * grad_accum examples)
@@ -243,8 +310,8 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
     """
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
+    from .data.instructions import SFTCollator, build_sft_dataset
     from .hf import HistoryCallback, release_training_memory
-    from .instructions import SFTCollator, build_sft_dataset
 
     _check_int("steps", steps)
     _check_int("batch_size", batch_size)
@@ -252,14 +319,26 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
     if not (isinstance(lr, (int, float)) and 0 < lr < 1):
         raise ConfigError(f"lr must be a number in (0, 1), got {lr!r}. 2e-4 is the usual LoRA rate.")
     if not 0 <= warmup_ratio < 1:
-        raise ConfigError(f"warmup_ratio must be in [0, 1), got {warmup_ratio!r}. 0.1 warms up over the first tenth.")
+        raise ConfigError(
+            f"warmup_ratio must be in [0, 1), got {warmup_ratio!r}. 0.1 warms up over the first tenth."
+        )
     if not any(p.requires_grad for p in model.parameters()):
-        raise ConfigError("No parameter of this model is trainable. Call apply_lora(model, LoraSettings()) first, "
-                          "or unfreeze the model for full fine-tuning.")
-    train_ds = train_records if hasattr(train_records, "examples") else build_sft_dataset(tokenizer, train_records, max_length)
+        raise ConfigError(
+            "No parameter of this model is trainable. Call apply_lora(model, LoraSettings()) first, "
+            "or unfreeze the model for full fine-tuning."
+        )
+    train_ds = (
+        train_records
+        if hasattr(train_records, "examples")
+        else build_sft_dataset(tokenizer, train_records, max_length)
+    )
     eval_ds = None
     if eval_records is not None and len(eval_records):
-        eval_ds = eval_records if hasattr(eval_records, "examples") else build_sft_dataset(tokenizer, eval_records, max_length)
+        eval_ds = (
+            eval_records
+            if hasattr(eval_records, "examples")
+            else build_sft_dataset(tokenizer, eval_records, max_length)
+        )
     # ~4 points on the eval curve: enough to see a trend; each evaluation costs about as much as
     # a few training steps on a CPU (SmolLM2: ~20 s for 24 held-out records)
     eval_every = eval_every or max(1, steps // 4)
@@ -273,7 +352,9 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
         gradient_accumulation_steps=grad_accum,
         learning_rate=lr,
         lr_scheduler_type="linear",  # warm up, then decay linearly to 0 (the Trainer's default)
-        warmup_steps=int(round(warmup_ratio * steps)),  # transformers 5: warmup_ratio is folded into warmup_steps
+        warmup_steps=int(
+            round(warmup_ratio * steps)
+        ),  # transformers 5: warmup_ratio is folded into warmup_steps
         weight_decay=weight_decay,
         logging_steps=1,  # a training-loss point per optimizer step for the curves
         # batches of similar lengths (seeded random order of length-sorted chunks): far less padding
@@ -295,12 +376,28 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
         remove_unused_columns=False,  # our examples are plain dicts the collator reads
     )
     record = HistoryCallback(*callbacks, label=label)
-    record.history.config = {"lr": lr, "steps": steps, "batch_size": batch_size, "grad_accum": grad_accum,
-                             "warmup_ratio": warmup_ratio, "max_length": max_length, "group_by_length": group_by_length,
-                             "label": label}
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                      data_collator=SFTCollator(tokenizer), processing_class=tokenizer, callbacks=[record])
-    trainer.remove_callback(PrinterCallback)  # it prints every log dict; the curves and one summary line suffice
+    record.history.config = {
+        "lr": lr,
+        "steps": steps,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "warmup_ratio": warmup_ratio,
+        "max_length": max_length,
+        "group_by_length": group_by_length,
+        "label": label,
+    }
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        data_collator=SFTCollator(tokenizer),
+        processing_class=tokenizer,
+        callbacks=[record],
+    )
+    trainer.remove_callback(
+        PrinterCallback
+    )  # it prints every log dict; the curves and one summary line suffice
     start = time.perf_counter()
     try:
         with oom_guard(batch_size=batch_size, grad_accum=grad_accum):
@@ -313,14 +410,22 @@ def train_sft(model, tokenizer, train_records, eval_records=None, steps: int = 6
     model.eval()
     last = record.history.last() or {}
     tokens = _approx_tokens(train_ds, trainer.state.global_step * batch_size * grad_accum)
-    run = TrainRun(history=record.history, trainer=trainer, wall_s=wall, steps=trainer.state.global_step,
-                   tokens=tokens, final_eval_loss=last.get("val_loss"))
+    run = TrainRun(
+        history=record.history,
+        trainer=trainer,
+        wall_s=wall,
+        steps=trainer.state.global_step,
+        tokens=tokens,
+        final_eval_loss=last.get("val_loss"),
+    )
     if verbose:
         first = record.history.steps[0]["train_loss"] if record.history.steps else float("nan")
         end = record.history.steps[-1]["train_loss"] if record.history.steps else float("nan")
         evl = f", eval loss {run.final_eval_loss:.3f}" if run.final_eval_loss is not None else ""
-        print(f"trained {run.steps} steps in {wall:.0f} s ({wall / max(run.steps, 1):.1f} s/step): "
-              f"train loss {first:.3f} -> {end:.3f}{evl}")
+        print(
+            f"trained {run.steps} steps in {wall:.0f} s ({wall / max(run.steps, 1):.1f} s/step): "
+            f"train loss {first:.3f} -> {end:.3f}{evl}"
+        )
     return run
 
 
@@ -346,7 +451,7 @@ def response_loss(model, tokenizer, records_or_texts, max_length: int = 256, bat
     texts (strings): every token after the first counts (general text, to spot forgetting).
     Every token weighs the same (a long response counts more than a short one).
     """
-    from .instructions import IGNORE_INDEX, SFTCollator, build_sft_dataset
+    from .data.instructions import IGNORE_INDEX, SFTCollator, build_sft_dataset
 
     items = list(records_or_texts)
     if not items:
@@ -354,10 +459,14 @@ def response_loss(model, tokenizer, records_or_texts, max_length: int = 256, bat
     if all(isinstance(x, str) for x in items):
         examples = []
         for text in items:
-            ids = tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
+            ids = tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length)[
+                "input_ids"
+            ]
             examples.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": list(ids)})
     else:
-        with contextlib.redirect_stdout(open(os.devnull, "w")):  # build_sft_dataset's summary line is noise here
+        with contextlib.redirect_stdout(
+            open(os.devnull, "w")
+        ):  # build_sft_dataset's summary line is noise here
             examples = build_sft_dataset(tokenizer, items, max_length).examples
     examples.sort(key=lambda e: len(e["input_ids"]))  # similar lengths per batch: little padding, same sum
     collate = SFTCollator(tokenizer)
@@ -366,15 +475,17 @@ def response_loss(model, tokenizer, records_or_texts, max_length: int = 256, bat
     model.eval()
     total, count = 0.0, 0
     for i in range(0, len(examples), batch_size):
-        batch = {k: v.to(device) for k, v in collate(examples[i:i + batch_size]).items()}
+        batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size]).items()}
         targets = batch["labels"][:, 1:]  # token t is predicted from tokens < t
         keep = targets != IGNORE_INDEX
         hidden, head = _hidden_and_head(model, batch)
         hidden = hidden[:, :-1][keep]  # only the positions that count go through the output layer
         chosen = targets[keep]
         for j in range(0, len(chosen), _HEAD_CHUNK):
-            logits = head(hidden[j:j + _HEAD_CHUNK]).float()
-            total += torch.nn.functional.cross_entropy(logits, chosen[j:j + _HEAD_CHUNK], reduction="sum").item()
+            logits = head(hidden[j : j + _HEAD_CHUNK]).float()
+            total += torch.nn.functional.cross_entropy(
+                logits, chosen[j : j + _HEAD_CHUNK], reduction="sum"
+            ).item()
         count += int(keep.sum())
     model.train(was_training)
     return total / max(count, 1)
@@ -389,7 +500,9 @@ _HEAD_CHUNK = 256
 def _hidden_and_head(model, batch):
     """The last hidden states of a causal LM and its output layer, or (logits, identity) for a
     model whose scores are not a plain output layer on the hidden states (e.g. Gemma's soft cap)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT: adapters stay in place
+    base = (
+        model.get_base_model() if hasattr(model, "get_base_model") else model
+    )  # PEFT: adapters stay in place
     config = getattr(base, "config", None)
     special = getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None)
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
@@ -407,7 +520,7 @@ def perplexity(model, tokenizer, records_or_texts, max_length: int = 256, batch_
 
 def _prompt_messages(prompt, system: str | None = None) -> list:
     """A user string, an alpaca record or a message list -> the messages to answer (no assistant)."""
-    from .instructions import to_messages
+    from .data.instructions import to_messages
 
     if isinstance(prompt, str):
         messages = [{"role": "user", "content": prompt}]
@@ -419,7 +532,9 @@ def _prompt_messages(prompt, system: str | None = None) -> list:
     elif isinstance(prompt, list):
         messages = [dict(m) for m in prompt]
     else:
-        raise ConfigError(f"A prompt must be a string, an alpaca record or a list of messages, got {type(prompt).__name__}.")
+        raise ConfigError(
+            f"A prompt must be a string, an alpaca record or a list of messages, got {type(prompt).__name__}."
+        )
     while messages and messages[-1]["role"] == "assistant":
         messages = messages[:-1]
     return messages
@@ -431,9 +546,17 @@ def prompt_text(prompt) -> str:
 
 
 @torch.no_grad()
-def generate(model, tokenizer, prompts, max_new_tokens: int = 64, temperature: float | None = None,
-             top_p: float | None = None, repetition_penalty: float | None = None, seed: int = 0,
-             system: str | None = None) -> list:
+def generate(
+    model,
+    tokenizer,
+    prompts,
+    max_new_tokens: int = 64,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    repetition_penalty: float | None = None,
+    seed: int = 0,
+    system: str | None = None,
+) -> list:
     """Answer each prompt (a user string, an alpaca record or messages) with the chat template.
 
     temperature=None means greedy decoding: always the most likely next token, so the same
@@ -450,21 +573,33 @@ def generate(model, tokenizer, prompts, max_new_tokens: int = 64, temperature: f
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    options = dict(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    options = dict(
+        max_new_tokens=max_new_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     if temperature is None:
-        options.update(do_sample=False, temperature=None, top_p=None, top_k=None)  # unset the model's sampling defaults
+        options.update(
+            do_sample=False, temperature=None, top_p=None, top_k=None
+        )  # unset the model's sampling defaults
     else:
-        options.update(do_sample=True, temperature=temperature, top_p=top_p if top_p is not None else 1.0, top_k=None)
+        options.update(
+            do_sample=True, temperature=temperature, top_p=top_p if top_p is not None else 1.0, top_k=None
+        )
     if repetition_penalty is not None:
         options["repetition_penalty"] = repetition_penalty
     answers = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for prompt in prompts:
-            text = tokenizer.apply_chat_template(_prompt_messages(prompt, system), tokenize=False, add_generation_prompt=True)
+            text = tokenizer.apply_chat_template(
+                _prompt_messages(prompt, system), tokenize=False, add_generation_prompt=True
+            )
             enc = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(device)
             out = model.generate(**enc, **options)
-            answers.append(tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+            answers.append(
+                tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+            )
     model.train(was_training)
     return answers
 
@@ -479,11 +614,15 @@ def compare_answers(base, tuned, tokenizer, prompts, expected: list | None = Non
     def answers(who):
         if isinstance(who, (list, tuple)):
             if len(who) != len(prompts):
-                raise ConfigError(f"Got {len(who)} answers for {len(prompts)} prompts. Generate one answer per prompt.")
+                raise ConfigError(
+                    f"Got {len(who)} answers for {len(prompts)} prompts. Generate one answer per prompt."
+                )
             return list(who)
         return generate(who, tokenizer, prompts, **generate_options)
 
-    table = pd.DataFrame({"prompt": [prompt_text(p) for p in prompts], "base": answers(base), "tuned": answers(tuned)})
+    table = pd.DataFrame(
+        {"prompt": [prompt_text(p) for p in prompts], "base": answers(base), "tuned": answers(tuned)}
+    )
     if expected is not None:
         table["expected"] = list(expected)
     return table
@@ -494,7 +633,7 @@ def repetition_rate(text: str, n: int = 3) -> float:
 
     "the cat sat. the cat sat. the cat sat." -> 0.57: 4 of its 7 three-word sequences are repeats."""
     words = text.split()
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     if not grams:
         return 0.0
     return 1 - len(set(grams)) / len(grams)
@@ -505,14 +644,18 @@ def repetition_rate(text: str, n: int = 3) -> float:
 # =========================================================================================
 def save_adapter(model, folder, overwrite: bool = False) -> Path:
     """Save only the adapter (A and B matrices + adapter_config.json), atomically, as safetensors."""
-    from .io import save_pretrained
+    from .infra.io import save_pretrained
 
     if not hasattr(model, "peft_config"):
-        raise ConfigError("save_adapter needs a PEFT model (from apply_lora). For a whole model use ftkit.save_pretrained.")
+        raise ConfigError(
+            "save_adapter needs a PEFT model (from apply_lora). For a whole model use ftkit.save_pretrained."
+        )
     folder = save_pretrained(folder, model, overwrite=overwrite)
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    print(f"adapter saved to {folder}: {size / 1e6:.2f} MB on disk "
-          f"({', '.join(sorted(f.name for f in folder.iterdir()))})")
+    print(
+        f"adapter saved to {folder}: {size / 1e6:.2f} MB on disk "
+        f"({', '.join(sorted(f.name for f in folder.iterdir()))})"
+    )
     return folder
 
 
@@ -528,7 +671,9 @@ def load_adapter(base_model, folder, trainable: bool = False):
     if not (folder / "adapter_config.json").is_file():
         raise ModelError(f"No adapter_config.json in {str(folder)!r}. Pass the folder save_adapter wrote.")
     if hasattr(base_model, "peft_config"):
-        raise ConfigError("This base model already carries an adapter. Load a fresh base with ftkit.load_causal_lm first.")
+        raise ConfigError(
+            "This base model already carries an adapter. Load a fresh base with ftkit.load_causal_lm first."
+        )
     with _quiet_deprecations():
         model = PeftModel.from_pretrained(base_model, str(folder), is_trainable=trainable)
     return model.eval()
@@ -594,9 +739,14 @@ def qlora_note() -> str:
     """QLoRA in a few lines, and whether this machine can run it (bitsandbytes + CUDA)."""
     has_bnb = importlib.util.find_spec("bitsandbytes") is not None
     ready = has_bnb and torch.cuda.is_available()
-    state = "this machine can run it" if ready else (
-        "not here: it needs an NVIDIA GPU and `pip install bitsandbytes`" +
-        ("" if has_bnb else " (bitsandbytes is not installed)"))
+    state = (
+        "this machine can run it"
+        if ready
+        else (
+            "not here: it needs an NVIDIA GPU and `pip install bitsandbytes`"
+            + ("" if has_bnb else " (bitsandbytes is not installed)")
+        )
+    )
     return (
         "QLoRA = LoRA on a base model stored in 4 bits (NF4).  The frozen weights take ~1/8 of their\n"
         "float32 memory; the adapters still train in 16 bits.  A 7B model then fine-tunes on one 24 GB GPU.\n"
@@ -672,14 +822,29 @@ def training_memory_table(model, batch: dict, full_model_params: int | None = No
         for name, trained in (("LoRA", share["trainable"]), ("full fine-tuning", base_params)):
             weights = share["total"] * 4 / 2**20
             optim = trained * 12 / 2**20
-            rows.append({"run": name + (" + gradient checkpointing" if gc else ""), "trained parameters": trained,
-                         "weights MB": round(weights, 1), "gradients + AdamW MB": round(optim, 1),
-                         "activations MB": round(act, 1), "total MB": round(weights + optim + act, 1)})
+            rows.append(
+                {
+                    "run": name + (" + gradient checkpointing" if gc else ""),
+                    "trained parameters": trained,
+                    "weights MB": round(weights, 1),
+                    "gradients + AdamW MB": round(optim, 1),
+                    "activations MB": round(act, 1),
+                    "total MB": round(weights + optim + act, 1),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def measure_train_memory(runs, model: str = "tiny-qwen2", batch_size: int = 4, seq_len: int = 128, steps: int = 2,
-                         threads: int | None = None, parallel: bool = False, timeout: float = 600) -> list:
+def measure_train_memory(
+    runs,
+    model: str = "tiny-qwen2",
+    batch_size: int = 4,
+    seq_len: int = 128,
+    steps: int = 2,
+    threads: int | None = None,
+    parallel: bool = False,
+    timeout: float = 600,
+) -> list:
     """Train a few steps on random tokens, each run in a fresh Python process; report memory and speed.
 
     runs      a list of dicts, each with `mode` ('lora' or 'full'), optional `gradient_checkpointing`
@@ -697,16 +862,31 @@ def measure_train_memory(runs, model: str = "tiny-qwen2", batch_size: int = 4, s
         if mode not in ("lora", "full"):
             raise ConfigError(f"mode must be 'lora' or 'full', got {mode!r}.")
         settings = run.get("settings") or LoraSettings()
-        jobs.append({"model": model, "mode": mode, "gc": bool(run.get("gradient_checkpointing", False)),
-                     "batch_size": batch_size, "seq_len": seq_len, "steps": steps, "settings": settings.to_dict(),
-                     "threads": threads})
+        jobs.append(
+            {
+                "model": model,
+                "mode": mode,
+                "gc": bool(run.get("gradient_checkpointing", False)),
+                "batch_size": batch_size,
+                "seq_len": seq_len,
+                "steps": steps,
+                "settings": settings.to_dict(),
+                "threads": threads,
+            }
+        )
     code = "import json,sys; from ftkit.lora import _probe; print('PROBE', json.dumps(_probe(json.loads(sys.argv[1]))))"
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
     def start(job):
-        return subprocess.Popen([sys.executable, "-c", code, json.dumps(job)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, cwd=root)
+        return subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(job)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=root,
+        )
 
     results = []
     running = [start(job) for job in jobs] if parallel else []
@@ -716,11 +896,15 @@ def measure_train_memory(runs, model: str = "tiny-qwen2", batch_size: int = 4, s
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise ModelError(f"The memory probe ran over {timeout:.0f} s. Use a smaller batch_size or seq_len.") from None
+            raise ModelError(
+                f"The memory probe ran over {timeout:.0f} s. Use a smaller batch_size or seq_len."
+            ) from None
         found = [line for line in stdout.splitlines() if line.startswith("PROBE ")]
         if not found:
             tail = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ModelError(f"The memory probe failed ({tail[0][:200]}). Run it by hand to see the full error.")
+            raise ModelError(
+                f"The memory probe failed ({tail[0][:200]}). Run it by hand to see the full error."
+            )
         results.append(json.loads(found[0][6:]))
     return results
 
@@ -729,7 +913,7 @@ def _probe(job: dict) -> dict:
     """The child side of `measure_train_memory` (AdamW steps on random tokens, no data files)."""
     import transformers.utils.logging as hf_logging
 
-    from .presets import load_causal_lm
+    from .infra.presets import load_causal_lm
 
     if job.get("threads"):
         torch.set_num_threads(job["threads"])
@@ -759,8 +943,13 @@ def _probe(job: dict) -> dict:
         times.append(time.perf_counter() - start)
     share = trainable_share(model)
     steady = times[1:] or times
-    return {"load_rss_mb": round(load_rss, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "train_extra_mb": round(peak_rss_mb() - load_rss, 1), "step_s": round(sum(steady) / len(steady), 3),
-            "step_best_s": round(min(steady), 3),
-            "trainable": share["trainable"], "total": share["total"],
-            "tokens_per_step": job["batch_size"] * job["seq_len"]}
+    return {
+        "load_rss_mb": round(load_rss, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "train_extra_mb": round(peak_rss_mb() - load_rss, 1),
+        "step_s": round(sum(steady) / len(steady), 3),
+        "step_best_s": round(min(steady), 3),
+        "trainable": share["trainable"],
+        "total": share["total"],
+        "tokens_per_step": job["batch_size"] * job["seq_len"],
+    }

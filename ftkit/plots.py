@@ -4,7 +4,7 @@
   epoch, the early-stopping point and the under-/good-/over-fitting regions shaded.  The
   regions and the title come from `ftkit.diagnose`, so picture and verdict always agree.
 * `LivePlot()` - a callback that redraws that figure *in place* in JupyterLab while training.
-* `plot_confusion`, `classification_report_df`, `metrics_summary` - how good is the model?
+* `plot_confusion` - which classes get confused (the numbers live in `ftkit.metrics`).
 * `show_mistakes` (images) and `mistakes_table` (texts) - the most confident wrong answers.
 * `compare_runs`, `sweep_heatmap` - several runs side by side (e.g. freeze depth x learning rate).
 
@@ -25,13 +25,12 @@ from matplotlib.ticker import MaxNLocator
 from .callbacks import Callback
 from .diagnose import VERDICT_COLOURS, Diagnosis, diagnose
 from .errors import ConfigError, DataError
+from .metrics import as_labels
 
 __all__ = [
     "plot_history",
     "LivePlot",
     "plot_confusion",
-    "classification_report_df",
-    "metrics_summary",
     "show_mistakes",
     "mistakes_table",
     "compare_runs",
@@ -56,9 +55,19 @@ STYLE = {
     "lines.markersize": 7,
 }
 PANEL_SIZE = (6.4, 4.6)  # inches per panel: two panels fill a 16:9 slide
-METRIC_PREFERENCE = ("val_accuracy", "val_f1", "val_f1_macro", "val_roc_auc")  # the right-hand panel
-CONFIG_COLUMNS = ("model", "lr", "learning_rate", "depth", "freeze_depth", "epochs", "num_train_epochs",
-                  "batch_size", "weight_decay", "augment")  # shown in compare_runs' table when present
+METRIC_PREFERENCE = ("val_accuracy", "val_f1_macro", "val_roc_auc")  # the right-hand panel
+CONFIG_COLUMNS = (
+    "model",
+    "lr",
+    "learning_rate",
+    "depth",
+    "freeze_depth",
+    "epochs",
+    "num_train_epochs",
+    "batch_size",
+    "weight_decay",
+    "augment",
+)  # shown in compare_runs' table when present
 
 
 # ---- training curves ----------------------------------------------------------------------
@@ -81,7 +90,15 @@ def plot_history(history_or_list, metric: str | None = None, ax=None, diagnosis=
     with plt.rc_context(STYLE):
         if steps and history.steps:
             xs, ys = _step_series(history.steps)
-            loss_ax.plot(xs, ys, color=TRAIN_COLOUR, alpha=0.3, linewidth=1, label="train loss (each step)", gid="steps")
+            loss_ax.plot(
+                xs,
+                ys,
+                color=TRAIN_COLOUR,
+                alpha=0.3,
+                linewidth=1,
+                label="train loss (each step)",
+                gid="steps",
+            )
         _line(loss_ax, history, "train_loss", TRAIN_COLOUR, "train loss", "train")
         _line(loss_ax, history, "val_loss", VAL_COLOUR, "validation loss", "val")
         _style_axes(loss_ax, "loss")
@@ -111,7 +128,9 @@ def _plot_overlay(histories: list, metric, ax):
         for i, history in enumerate(histories):
             colour, label = PALETTE[i % len(PALETTE)], history.label or f"run {i + 1}"
             _line(loss_ax, history, "val_loss", colour, f"{label} (val)", f"val:{label}")
-            _line(loss_ax, history, "train_loss", colour, f"{label} (train)", f"train:{label}", linestyle="--")
+            _line(
+                loss_ax, history, "train_loss", colour, f"{label} (train)", f"train:{label}", linestyle="--"
+            )
             if metric_ax is not None:
                 _line(metric_ax, history, metric, colour, label, f"metric:{label}")
                 _best_dot(metric_ax, history, metric, colour)
@@ -134,7 +153,9 @@ def _panels(ax, with_metric: bool):
         return axes[0].figure, axes[0], (axes[1] if with_metric and len(axes) > 1 else None)
     n = 2 if with_metric else 1
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, n, figsize=(PANEL_SIZE[0] * n, PANEL_SIZE[1]), squeeze=False, layout="constrained")
+        fig, axes = plt.subplots(
+            1, n, figsize=(PANEL_SIZE[0] * n, PANEL_SIZE[1]), squeeze=False, layout="constrained"
+        )
     plt.close(fig)  # the notebook shows the returned figure once; nothing stays open
     return fig, axes[0][0], (axes[0][1] if n == 2 else None)
 
@@ -150,18 +171,48 @@ def _mark_events(axis, history, diag, key):
     """Shaded regions, the best epoch (line + star) and the early-stopping point."""
     if diag is not None:
         for start, end, kind in diag.regions:
-            axis.axvspan(start, end, color=REGION_COLOURS[kind], alpha=REGION_ALPHA, lw=0, label=kind, gid=f"region:{kind}")
+            axis.axvspan(
+                start,
+                end,
+                color=REGION_COLOURS[kind],
+                alpha=REGION_ALPHA,
+                lw=0,
+                label=kind,
+                gid=f"region:{kind}",
+            )
     best = diag.best_epoch if diag is not None else history.best_epoch
     if best is None:
         best = (history.best() or {}).get("epoch")
     if best is not None:
-        axis.axvline(best, color="#333333", linestyle="--", linewidth=1.5, label=f"best epoch ({best})", gid="best-epoch")
+        axis.axvline(
+            best,
+            color="#333333",
+            linestyle="--",
+            linewidth=1.5,
+            label=f"best epoch ({best})",
+            gid="best-epoch",
+        )
         value = next((r.get(key) for r in history.epochs if r["epoch"] == best), None)
         if _finite(value):
-            axis.plot([best], [value], marker="*", markersize=18, color="#333333", linestyle="none", gid="best-marker")
+            axis.plot(
+                [best],
+                [value],
+                marker="*",
+                markersize=18,
+                color="#333333",
+                linestyle="none",
+                gid="best-marker",
+            )
     if history.stop_reason == "early_stopping" and history.epochs:
         stop = history.epochs[-1]["epoch"]
-        axis.axvline(stop, color="#CC79A7", linestyle=":", linewidth=2.5, label=f"early stop ({stop})", gid="early-stop")
+        axis.axvline(
+            stop,
+            color="#CC79A7",
+            linestyle=":",
+            linewidth=2.5,
+            label=f"early stop ({stop})",
+            gid="early-stop",
+        )
 
 
 def _best_dot(axis, history, key, colour):
@@ -216,7 +267,9 @@ class LivePlot(Callback):
 
     def __init__(self, metric: str | None = None, every_steps: int | None = None, diagnosis: bool = True):
         if every_steps is not None and (not isinstance(every_steps, int) or every_steps < 1):
-            raise ConfigError(f"LivePlot every_steps must be a positive integer or None, got {every_steps!r}.")
+            raise ConfigError(
+                f"LivePlot every_steps must be a positive integer or None, got {every_steps!r}."
+            )
         self.metric = metric  # None: accuracy/F1 when recorded
         self.every_steps = every_steps  # None: redraw only at epoch ends (cheapest)
         self.diagnosis = diagnosis  # shade regions and show the verdict while training
@@ -273,7 +326,7 @@ def plot_confusion(y_true, y_pred, classes, normalize: str | None = None, ax=Non
 
     if normalize not in (None, "true"):
         raise ConfigError(f"plot_confusion normalize must be None or 'true', got {normalize!r}.")
-    y_true, y_pred = _labels(y_true, y_pred, classes)
+    y_true, y_pred = as_labels(y_true, y_pred, classes)
     k = len(classes)
     counts = confusion_matrix(y_true, y_pred, labels=list(range(k)))
     rows = counts.sum(axis=1, keepdims=True)
@@ -288,67 +341,33 @@ def plot_confusion(y_true, y_pred, classes, normalize: str | None = None, ax=Non
             fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
         plt.close(fig)
     with plt.rc_context(STYLE):
-        sns.heatmap(share, annot=text, fmt="", cmap="Blues", vmin=0, vmax=1, square=True, ax=ax,
-                    xticklabels=classes, yticklabels=classes, cbar_kws={"label": "share of the true class"},
-                    annot_kws={"fontsize": 13})
+        sns.heatmap(
+            share,
+            annot=text,
+            fmt="",
+            cmap="Blues",
+            vmin=0,
+            vmax=1,
+            square=True,
+            ax=ax,
+            xticklabels=classes,
+            yticklabels=classes,
+            cbar_kws={"label": "share of the true class"},
+            annot_kws={"fontsize": 13},
+        )
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
-        ax.set_title(f"Confusion matrix\n{counts.sum()} examples, accuracy {np.trace(counts) / max(counts.sum(), 1):.1%}")
+        ax.set_title(
+            f"Confusion matrix\n{counts.sum()} examples, accuracy {np.trace(counts) / max(counts.sum(), 1):.1%}"
+        )
         ax.tick_params(axis="y", rotation=0)
     return ax.figure
 
 
-def classification_report_df(y_true, y_pred, classes) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class, plus macro/weighted averages and accuracy.
-
-    Like scikit-learn's text report, the `accuracy` row carries its value in the f1 column.
-    """
-    from sklearn.metrics import classification_report
-
-    y_true, y_pred = _labels(y_true, y_pred, classes)
-    report = classification_report(y_true, y_pred, labels=list(range(len(classes))), target_names=list(classes),
-                                   output_dict=True, zero_division=0)
-    rows = {}
-    for name in list(classes) + ["macro avg", "weighted avg"]:
-        r = report[name]
-        rows[name] = {"precision": r["precision"], "recall": r["recall"], "f1": r["f1-score"], "support": int(r["support"])}
-    accuracy = report.get("accuracy", float(np.mean(y_true == y_pred)))
-    rows["accuracy"] = {"precision": math.nan, "recall": math.nan, "f1": accuracy, "support": int(len(y_true))}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def metrics_summary(y_true, y_pred, probs=None) -> dict:
-    """accuracy, precision, recall, f1 (binary: class 1 is positive; 3+ classes: macro average),
-    and roc_auc when class probabilities are given (None when it is undefined)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
-
-    y_true, y_pred = np.asarray(_numpy(y_true)).astype(int), np.asarray(_numpy(y_pred)).astype(int)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise DataError(f"y_true and y_pred must be 1-D and the same length, got {y_true.shape} and {y_pred.shape}.")
-    probs = None if probs is None else np.asarray(_numpy(probs), dtype=float)
-    k = probs.shape[1] if probs is not None and probs.ndim == 2 else max(2, int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1)
-    binary = k == 2
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=list(range(k)), zero_division=0,
-                                                 average="binary" if binary else "macro", **({"pos_label": 1} if binary else {}))
-    out = {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(p), "recall": float(r), "f1": float(f)}
-    if probs is not None and len(np.unique(y_true)) < 2:
-        out["roc_auc"] = None  # undefined with one class in y_true: nothing to rank against
-    elif probs is not None:
-        try:
-            if binary:
-                score = probs[:, 1] if probs.ndim == 2 else probs
-                out["roc_auc"] = float(roc_auc_score(y_true, score))
-            else:
-                out["roc_auc"] = float(roc_auc_score(y_true, probs, multi_class="ovr", average="macro", labels=list(range(k))))
-        except ValueError:  # e.g. a class missing from y_true in a multi-class task
-            out["roc_auc"] = None
-        if out["roc_auc"] is not None and not math.isfinite(out["roc_auc"]):
-            out["roc_auc"] = None
-    return out
-
-
 # ---- the worst mistakes --------------------------------------------------------------------
-def show_mistakes(images_or_dataset, y_true, y_pred, probs, classes, n: int = 12, mean=None, std=None, cols: int = 4):
+def show_mistakes(
+    images_or_dataset, y_true, y_pred, probs, classes, n: int = 12, mean=None, std=None, cols: int = 4
+):
     """A gallery of the most confident wrong predictions, worst first.
 
     `images_or_dataset`: a batch tensor (N, C, H, W), a list of CHW tensors or arrays, a list
@@ -357,11 +376,17 @@ def show_mistakes(images_or_dataset, y_true, y_pred, probs, classes, n: int = 12
     """
     order, conf = _worst(y_true, y_pred, probs, n)
     y_true, y_pred = _numpy(y_true), _numpy(y_pred)
-    if mean is None and std is None:  # an ftkit dataset knows its normalisation (a tensor's .mean is a method)
-        mean, std = (None if callable(v) else v for v in (getattr(images_or_dataset, k, None) for k in ("mean", "std")))
+    if (
+        mean is None and std is None
+    ):  # an ftkit dataset knows its normalisation (a tensor's .mean is a method)
+        mean, std = (
+            None if callable(v) else v for v in (getattr(images_or_dataset, k, None) for k in ("mean", "std"))
+        )
     rows = max(1, math.ceil(len(order) / cols))
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.6 * rows), squeeze=False, layout="constrained")
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(3.2 * cols, 3.6 * rows), squeeze=False, layout="constrained"
+        )
         plt.close(fig)
         for axis in axes.flat:
             axis.axis("off")
@@ -370,8 +395,11 @@ def show_mistakes(images_or_dataset, y_true, y_pred, probs, classes, n: int = 12
         for axis, i in zip(axes.flat, order):
             image = _image(images_or_dataset, i, mean, std)
             axis.imshow(image, cmap="gray" if image.ndim == 2 else None)
-            axis.set_title(f"true: {classes[int(y_true[i])]}\npred: {classes[int(y_pred[i])]} ({conf[i]:.0%})",
-                           color="#D55E00", fontsize=12)
+            axis.set_title(
+                f"true: {classes[int(y_true[i])]}\npred: {classes[int(y_pred[i])]} ({conf[i]:.0%})",
+                color="#D55E00",
+                fontsize=12,
+            )
         fig.suptitle(f"Most confident mistakes ({len(order)} shown)", fontsize=16)
     return fig
 
@@ -396,7 +424,9 @@ def _worst(y_true, y_pred, probs, n):
     y_true, y_pred = np.asarray(_numpy(y_true)).astype(int), np.asarray(_numpy(y_pred)).astype(int)
     probs = np.asarray(_numpy(probs), dtype=float)
     if not (len(y_true) == len(y_pred) == len(probs)):
-        raise DataError(f"y_true, y_pred and probs must have the same length, got {len(y_true)}, {len(y_pred)}, {len(probs)}.")
+        raise DataError(
+            f"y_true, y_pred and probs must have the same length, got {len(y_true)}, {len(y_pred)}, {len(probs)}."
+        )
     conf = probs[np.arange(len(y_pred)), y_pred] if probs.ndim == 2 else probs
     wrong = np.flatnonzero(y_true != y_pred)
     order = wrong[np.argsort(-conf[wrong], kind="stable")][:n]  # stable: ties keep dataset order
@@ -420,7 +450,11 @@ def _image(source, i, mean, std) -> np.ndarray:
     if mean is not None and std is not None:
         arr = arr * np.asarray(std, dtype=float) + np.asarray(mean, dtype=float)
     elif arr.max() > 1.0 or arr.min() < 0.0:
-        arr = arr / 255.0 if arr.min() >= 0 and arr.max() > 1.0 else (arr - arr.min()) / max(arr.max() - arr.min(), 1e-8)
+        arr = (
+            arr / 255.0
+            if arr.min() >= 0 and arr.max() > 1.0
+            else (arr - arr.min()) / max(arr.max() - arr.min(), 1e-8)
+        )
     arr = np.clip(arr, 0.0, 1.0)
     return arr[..., 0] if arr.ndim == 3 and arr.shape[-1] == 1 else arr
 
@@ -458,13 +492,22 @@ def compare_runs(histories, metric: str | None = None):
         last = history.last() or {}
         row = {"label": history.label or f"run {i + 1}"}
         row.update({k: (history.config or {}).get(k) for k in config_keys})
-        row.update({f"best {metric}": best[1], "best epoch": best[0], "epochs run": len(history),
-                    "stop reason": history.stop_reason, "time_s": last.get("time_s")})
+        row.update(
+            {
+                f"best {metric}": best[1],
+                "best epoch": best[0],
+                "epochs run": len(history),
+                "stop reason": history.stop_reason,
+                "time_s": last.get("time_s"),
+            }
+        )
         rows.append(row)
     return fig, pd.DataFrame(rows)
 
 
-def sweep_heatmap(df: pd.DataFrame, x: str, y: str, value: str, fmt: str = ".3f", higher_is_better: bool | None = None):
+def sweep_heatmap(
+    df: pd.DataFrame, x: str, y: str, value: str, fmt: str = ".3f", higher_is_better: bool | None = None
+):
     """A grid of results, e.g. freeze depth (y) x learning rate (x) -> best val accuracy.
 
     Repeated (x, y) cells are averaged; the best cell is outlined.
@@ -474,22 +517,36 @@ def sweep_heatmap(df: pd.DataFrame, x: str, y: str, value: str, fmt: str = ".3f"
 
     missing = [c for c in (x, y, value) if c not in df.columns]
     if missing:
-        raise DataError(f"sweep_heatmap: column(s) {missing} not in the table. Columns are: {list(df.columns)}.")
+        raise DataError(
+            f"sweep_heatmap: column(s) {missing} not in the table. Columns are: {list(df.columns)}."
+        )
     grid = df.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index().sort_index(axis=1)
     if higher_is_better is None:
         higher_is_better = "loss" not in value
     label = lambda v: f"{v:g}" if isinstance(v, (float, np.floating)) else str(v)  # noqa: E731  1e-05 not 0.00001
     with plt.rc_context(STYLE):
-        fig, axis = plt.subplots(figsize=(1.4 * grid.shape[1] + 3, 0.9 * grid.shape[0] + 2.5), layout="constrained")
+        fig, axis = plt.subplots(
+            figsize=(1.4 * grid.shape[1] + 3, 0.9 * grid.shape[0] + 2.5), layout="constrained"
+        )
         plt.close(fig)
-        sns.heatmap(grid, annot=True, fmt=fmt, cmap="viridis" if higher_is_better else "viridis_r", ax=axis,
-                    xticklabels=[label(v) for v in grid.columns], yticklabels=[label(v) for v in grid.index],
-                    cbar_kws={"label": value}, annot_kws={"fontsize": 13})
+        sns.heatmap(
+            grid,
+            annot=True,
+            fmt=fmt,
+            cmap="viridis" if higher_is_better else "viridis_r",
+            ax=axis,
+            xticklabels=[label(v) for v in grid.columns],
+            yticklabels=[label(v) for v in grid.index],
+            cbar_kws={"label": value},
+            annot_kws={"fontsize": 13},
+        )
         values = grid.to_numpy(dtype=float)
         if np.isfinite(values).any():
             flat = np.nanargmax(values) if higher_is_better else np.nanargmin(values)
             r, c = np.unravel_index(flat, values.shape)
-            axis.add_patch(Rectangle((c, r), 1, 1, fill=False, edgecolor="#D55E00", linewidth=4, gid="best-cell"))
+            axis.add_patch(
+                Rectangle((c, r), 1, 1, fill=False, edgecolor="#D55E00", linewidth=4, gid="best-cell")
+            )
         axis.set_xlabel(x)
         axis.set_ylabel(y)
         axis.tick_params(axis="y", rotation=0)
@@ -498,17 +555,6 @@ def sweep_heatmap(df: pd.DataFrame, x: str, y: str, value: str, fmt: str = ".3f"
 
 
 # ---- small helpers -------------------------------------------------------------------------
-def _labels(y_true, y_pred, classes):
-    y_true, y_pred = np.asarray(_numpy(y_true)).astype(int), np.asarray(_numpy(y_pred)).astype(int)
-    if y_true.shape != y_pred.shape:
-        raise DataError(f"y_true and y_pred have different lengths: {len(y_true)} and {len(y_pred)}. Pass one label per example.")
-    k = len(classes)
-    bad = [int(v) for v in np.concatenate([y_true, y_pred]) if not 0 <= v < k]
-    if bad:
-        raise DataError(f"Label {bad[0]} is outside 0..{k - 1} for {k} classes {list(classes)}. Check the class list.")
-    return y_true, y_pred
-
-
 def _numpy(values):
     if hasattr(values, "detach"):  # a torch tensor
         return values.detach().cpu().numpy()

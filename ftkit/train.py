@@ -1,6 +1,6 @@
 """`fit`: the one training loop of ftkit, written to be read.
 
-    history = fit(model, data.train, data.val, TrainConfig(epochs=5), metrics=("accuracy", "f1"))
+    history = fit(model, data.train, data.val, TrainConfig(epochs=5), metrics=("accuracy", "f1_macro"))
 
 What one call does, top to bottom:
   1. check every setting and the data size (a `ConfigError` before any slow work);
@@ -30,15 +30,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from .cache import prepare_cache
 from .callbacks import Callback
 from .config import TrainConfig
 from .errors import ConfigError, DataError, TrainingDiverged
 from .freeze import freeze, mark_frozen, param_groups, set_train_mode, trainable_summary
 from .history import History
-from .runtime import is_out_of_memory, memory_advice, pick_device, seed_everything
+from .infra.cache import prepare_cache
+from .infra.runtime import is_out_of_memory, memory_advice, pick_device, seed_everything
+from .metrics import resolve_metrics, score
 
-__all__ = ["fit", "evaluate", "predict", "TrainState", "METRICS"]
+__all__ = ["fit", "evaluate", "predict", "TrainState"]
 
 
 # ---- the state callbacks see ------------------------------------------------------------------
@@ -71,43 +72,6 @@ class _Diverged(Exception):
     """Raised inside the loop when the loss is NaN/inf; turned into stop_reason 'diverged'."""
 
 
-# ---- metrics ------------------------------------------------------------------------------------
-def accuracy(preds: np.ndarray, targets: np.ndarray) -> float:
-    return float((preds == targets).mean()) if len(targets) else float("nan")
-
-
-def f1(preds: np.ndarray, targets: np.ndarray) -> float:
-    """Macro F1: the F1 of every class (present in targets or predictions), averaged."""
-    scores = []
-    for c in np.union1d(preds, targets):
-        tp = np.sum((preds == c) & (targets == c))
-        fp = np.sum((preds == c) & (targets != c))
-        fn = np.sum((preds != c) & (targets == c))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return float(np.mean(scores)) if scores else float("nan")
-
-
-METRICS = {"accuracy": accuracy, "f1": f1}
-
-
-def _resolve_metrics(metrics) -> dict:
-    out = {}
-    for m in metrics or ():
-        if callable(m):
-            out[getattr(m, "__name__", "metric")] = m
-        elif m in METRICS:
-            out[m] = METRICS[m]
-        else:
-            raise ConfigError(f"Unknown metric {m!r}. Use {', '.join(map(repr, METRICS))} or a function f(preds, targets) -> float.")
-    return out
-
-
-def _score(metric_fns, preds, targets, prefix) -> dict:
-    if preds is None:
-        return {}
-    return {f"{prefix}{name}": fn(preds, targets) for name, fn in metric_fns.items()}
-
-
 # ---- data ---------------------------------------------------------------------------------------
 def _as_dataset(data, what: str):
     """Accept a Dataset, a DataLoader or an (inputs, targets) pair of tensors."""
@@ -116,10 +80,14 @@ def _as_dataset(data, what: str):
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
         return TensorDataset(*data)
     if hasattr(data, "train") and not hasattr(data, "__getitem__"):
-        raise DataError(f"{what} is a whole data set object ({type(data).__name__}). Pass one split, e.g. data.train and data.val.")
+        raise DataError(
+            f"{what} is a whole data set object ({type(data).__name__}). Pass one split, e.g. data.train and data.val."
+        )
     if hasattr(data, "__len__") and hasattr(data, "__getitem__") and not isinstance(data, (str, bytes, dict)):
         return data
-    raise DataError(f"{what} must be a Dataset of (x, y) pairs, a DataLoader or (X, y) tensors, got {type(data).__name__}.")
+    raise DataError(
+        f"{what} must be a Dataset of (x, y) pairs, a DataLoader or (X, y) tensors, got {type(data).__name__}."
+    )
 
 
 def _seed_worker(worker_id: int) -> None:
@@ -137,11 +105,19 @@ def make_loader(data, batch_size: int, shuffle: bool, seed: int, num_workers: in
     generator.manual_seed(seed)
     batch_fetch = getattr(data, "batch_fetch", False)  # cached tensors: index a whole batch at once
     if batch_fetch:
-        sampler = torch.utils.data.RandomSampler(data, generator=generator) if shuffle else torch.utils.data.SequentialSampler(data)
+        sampler = (
+            torch.utils.data.RandomSampler(data, generator=generator)
+            if shuffle
+            else torch.utils.data.SequentialSampler(data)
+        )
         batches = torch.utils.data.BatchSampler(sampler, batch_size, drop_last=False)
         return DataLoader(data, sampler=batches, batch_size=None, generator=generator)
     return DataLoader(
-        data, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=num_workers,
+        data,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
         worker_init_fn=_seed_worker if num_workers else None,
     )
 
@@ -167,7 +143,11 @@ def model_forward(model: nn.Module, x):
 
 
 def _default_loss(config: TrainConfig, device):
-    weight = None if config.class_weights is None else torch.tensor(config.class_weights, dtype=torch.float32, device=device)
+    weight = (
+        None
+        if config.class_weights is None
+        else torch.tensor(config.class_weights, dtype=torch.float32, device=device)
+    )
     return nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
 
 
@@ -203,13 +183,22 @@ def _run_eval(forward, loader, loss_fn, device, autocast) -> dict:
     }
 
 
-def evaluate(model: nn.Module, data, metrics=("accuracy",), loss_fn=None, batch_size: int = 64, device: str | None = None) -> dict:
+def evaluate(
+    model: nn.Module,
+    data,
+    metrics=("accuracy",),
+    loss_fn=None,
+    batch_size: int = 64,
+    device: str | None = None,
+) -> dict:
     """{'loss': ..., 'accuracy': ..., ...} of `model` on `data` (eval mode, no gradients)."""
     device = device or str(next(model.parameters()).device)
     loader = make_loader(_as_dataset(data, "data"), batch_size, shuffle=False, seed=0)
     model.eval()
-    out = _run_eval(lambda x: model_forward(model, x), loader, loss_fn or nn.CrossEntropyLoss(), device, nullcontext)
-    return {"loss": out["loss"], **_score(_resolve_metrics(metrics), out["preds"], out["targets"], "")}
+    out = _run_eval(
+        lambda x: model_forward(model, x), loader, loss_fn or nn.CrossEntropyLoss(), device, nullcontext
+    )
+    return {"loss": out["loss"], **score(resolve_metrics(metrics), out["preds"], out["targets"], "")}
 
 
 def predict(model: nn.Module, data, batch_size: int = 64, device: str | None = None) -> tuple:
@@ -256,14 +245,22 @@ def _check_inputs(config: TrainConfig, train_set, val_set, metric_fns, device: s
     if n == 0:
         raise DataError("The training set is empty. Check the data folder or file you loaded.")
     if not isinstance(train_set, DataLoader) and config.batch_size > n:
-        raise ConfigError(f"batch_size {config.batch_size} is larger than the training set ({n} examples). Use batch_size <= {n}.")
+        raise ConfigError(
+            f"batch_size {config.batch_size} is larger than the training set ({n} examples). Use batch_size <= {n}."
+        )
     if val_set is None and config.monitor.startswith("val_") and config.patience is not None:
-        raise ConfigError(f"Early stopping (patience={config.patience}) watches {config.monitor}, but no validation data was given. Pass val_data.")
+        raise ConfigError(
+            f"Early stopping (patience={config.patience}) watches {config.monitor}, but no validation data was given. Pass val_data."
+        )
     name = config.monitor[4:] if config.monitor.startswith("val_") else None
     if name and name != "loss" and name not in metric_fns:
-        raise ConfigError(f"monitor={config.monitor!r} needs the metric {name!r}. Add it: metrics=({name!r},) or use monitor='val_loss'.")
+        raise ConfigError(
+            f"monitor={config.monitor!r} needs the metric {name!r}. Add it: metrics=({name!r},) or use monitor='val_loss'."
+        )
     if config.mixed_precision in ("bf16", "fp16") and not device.startswith("cuda"):
-        raise ConfigError(f"mixed_precision={config.mixed_precision!r} needs a CUDA GPU; this run uses {device}. Use mixed_precision='auto'.")
+        raise ConfigError(
+            f"mixed_precision={config.mixed_precision!r} needs a CUDA GPU; this run uses {device}. Use mixed_precision='auto'."
+        )
 
 
 def _autocast_factory(config: TrainConfig, device: str):
@@ -271,7 +268,9 @@ def _autocast_factory(config: TrainConfig, device: str):
     if not device.startswith("cuda") or config.mixed_precision == "no":
         return nullcontext, None
     dtype = torch.bfloat16
-    if config.mixed_precision == "fp16" or (config.mixed_precision == "auto" and not torch.cuda.is_bf16_supported()):
+    if config.mixed_precision == "fp16" or (
+        config.mixed_precision == "auto" and not torch.cuda.is_bf16_supported()
+    ):
         dtype = torch.float16
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
@@ -322,7 +321,11 @@ def _train_epoch(state: TrainState, phase, loss_fn, autocast, scaler, callbacks,
     """One pass over the training batches; returns train_loss (+ train metrics inputs)."""
     config, model, optimizer = state.config, state.model, state.optimizer
     set_train_mode(model)
-    limit = len(phase.loader) if config.max_steps_per_epoch is None else min(len(phase.loader), config.max_steps_per_epoch)
+    limit = (
+        len(phase.loader)
+        if config.max_steps_per_epoch is None
+        else min(len(phase.loader), config.max_steps_per_epoch)
+    )
     total, n, step_losses, preds, targets = 0.0, 0, [], [], []
     optimizer.zero_grad(set_to_none=True)
     for i, (x, y) in enumerate(phase.loader):
@@ -347,8 +350,11 @@ def _train_epoch(state: TrainState, phase, loss_fn, autocast, scaler, callbacks,
             state.batch_loss = float(np.mean(step_losses))
             step_losses = []
             state.history.log_step(
-                step=state.step, epoch=round(state.epoch - 1 + (i + 1) / limit, 4), train_loss=state.batch_loss,
-                lr=optimizer.param_groups[0]["lr"], time_s=round(time.perf_counter() - state.start_time, 4),
+                step=state.step,
+                epoch=round(state.epoch - 1 + (i + 1) / limit, 4),
+                train_loss=state.batch_loss,
+                lr=optimizer.param_groups[0]["lr"],
+                time_s=round(time.perf_counter() - state.start_time, 4),
             )
             _emit(callbacks, "on_step_end", state)
             if bar is not None:
@@ -365,7 +371,9 @@ def _bar_text(state: TrainState) -> str:
     """'loss=0.4123 | val_loss=0.3810 val_accuracy=0.8875' for the progress bar."""
     text = f"loss={state.batch_loss:.4f}" if state.batch_loss is not None else ""
     if state.record:
-        text += " | " + " ".join(f"{k}={v:.4g}" for k, v in state.record.items() if k.startswith("val_") and v is not None)
+        text += " | " + " ".join(
+            f"{k}={v:.4g}" for k, v in state.record.items() if k.startswith("val_") and v is not None
+        )
     return text
 
 
@@ -392,14 +400,14 @@ def _optimizer_step(state: TrainState, scaler) -> None:
 def _end_of_epoch(state: TrainState, train_out, val_phase, loss_fn, autocast, metric_fns) -> dict:
     """Evaluate, log the epoch record and update the best weights / early-stopping counter."""
     record = {"epoch": state.epoch, "train_loss": train_out["train_loss"]}
-    record.update(_score(metric_fns, train_out["preds"], train_out["targets"], "train_"))
+    record.update(score(metric_fns, train_out["preds"], train_out["targets"], "train_"))
     if val_phase is not None:
         state.model.eval()
         out = _run_eval(val_phase.forward, val_phase.loader, loss_fn, state.device, autocast)
         if out["loss"] is not None and not math.isfinite(out["loss"]):
             raise _Diverged(f"{out['loss']} (validation)")
         record["val_loss"] = out["loss"]
-        record.update(_score(metric_fns, out["preds"], out["targets"], "val_"))
+        record.update(score(metric_fns, out["preds"], out["targets"], "val_"))
     record["lr"] = state.optimizer.param_groups[0]["lr"]
     record["time_s"] = round(time.perf_counter() - state.start_time, 4)
     state.record = state.history.log_epoch(**record)
@@ -412,7 +420,9 @@ def _track_best(state: TrainState, record: dict) -> None:
     if value is None or not math.isfinite(value):
         state.bad_epochs += 1
         return
-    better = state.best_value is None or (value < state.best_value if state.history.mode == "min" else value > state.best_value)
+    better = state.best_value is None or (
+        value < state.best_value if state.history.mode == "min" else value > state.best_value
+    )
     if better:
         state.best_value, state.best_epoch, state.bad_epochs = value, state.epoch, 0
         state.best_weights = snapshot(state.model)
@@ -453,13 +463,13 @@ def fit(
     """Train `model` and return its `History` (see the module docstring).
 
     `overrides` change single settings: fit(model, tr, va, epochs=3) = TrainConfig(epochs=3).
-    `cache`: "auto" computes a frozen, deterministic bottom once (ftkit.cache), False never,
+    `cache`: "auto" computes a frozen, deterministic bottom once (ftkit.infra.cache), False never,
     True insists (ConfigError if impossible).  `progress=False` hides the progress bar.
     `strict=True` raises TrainingDiverged on a NaN/inf loss instead of returning.
     """
     config = (config or TrainConfig()).updated(**overrides)
     train_set, val_set = _as_dataset(train_data, "train_data"), _as_dataset(val_data, "val_data")
-    metric_fns = _resolve_metrics(metrics)
+    metric_fns = resolve_metrics(metrics)
     device = pick_device(config.device)
     _check_inputs(config, train_set, val_set, metric_fns, device)
     callbacks = _check_callbacks(callbacks)
@@ -485,7 +495,11 @@ def fit(
         torch.set_num_threads(threads)
     model.eval()
     history = state.history
-    history.stop_reason, history.stop_message, history.best_epoch = state.stop_reason, state.stop_message, state.best_epoch
+    history.stop_reason, history.stop_message, history.best_epoch = (
+        state.stop_reason,
+        state.stop_message,
+        state.best_epoch,
+    )
     _emit(callbacks, "on_train_end", state)
     if state.stop_reason == "diverged" and strict:
         raise TrainingDiverged(state.stop_message)
@@ -507,8 +521,14 @@ def _new_state(model, history, config, device, has_val) -> TrainState:
     seed_everything(config.seed)
     model.to(device)
     last = history.last()
-    state = TrainState(model=model, history=history, config=config, device=device,
-                       epoch=int(last["epoch"]) if last else 0, step=len(history.steps))
+    state = TrainState(
+        model=model,
+        history=history,
+        config=config,
+        device=device,
+        epoch=int(last["epoch"]) if last else 0,
+        step=len(history.steps),
+    )
     state.start_time = time.perf_counter() - (float(last.get("time_s", 0.0)) if last else 0.0)
     state.best_weights = snapshot(model)  # what to go back to if the very first epoch fails
     return state
@@ -557,18 +577,24 @@ def _prepare_phases(state: TrainState, train_set, val_set, cache):
     state.history.config["feature_cache"] = plan.reason
     full = lambda x: model_forward(state.model, x)  # noqa: E731 - the whole network
     train = plan.train if plan.train is not None else train_set
-    train_phase = _Phase(make_loader(train, config.batch_size, True, config.seed, config.num_workers),
-                         plan.forward if plan.train is not None else full)
+    train_phase = _Phase(
+        make_loader(train, config.batch_size, True, config.seed, config.num_workers),
+        plan.forward if plan.train is not None else full,
+    )
     val_phase = None
     if val_set is not None:
         val = plan.val if plan.val is not None else val_set
-        val_phase = _Phase(make_loader(val, config.batch_size, False, config.seed, config.num_workers),
-                           plan.forward if plan.val is not None else full)
+        val_phase = _Phase(
+            make_loader(val, config.batch_size, False, config.seed, config.num_workers),
+            plan.forward if plan.val is not None else full,
+        )
     return train_phase, val_phase
 
 
 def _steps_per_epoch(loader, config: TrainConfig) -> int:
-    batches = len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
+    batches = (
+        len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
+    )
     return math.ceil(batches / config.accum_steps)
 
 
@@ -603,7 +629,11 @@ def _finish_completed(state: TrainState, has_val: bool) -> None:
 def _finish_diverged(state: TrainState, value: str) -> None:
     lr = state.config.lr
     restore(state.model, state.best_weights)
-    kept = f"the weights of epoch {state.best_epoch}" if state.best_epoch is not None else "the weights from before training"
+    kept = (
+        f"the weights of epoch {state.best_epoch}"
+        if state.best_epoch is not None
+        else "the weights from before training"
+    )
     state.stop_reason = "diverged"
     state.stop_message = (
         f"The loss became {value} in epoch {state.epoch} (step {state.step + 1}): the learning rate lr={lr:g} is most likely "
@@ -614,7 +644,11 @@ def _finish_diverged(state: TrainState, value: str) -> None:
 
 def _finish_out_of_memory(state: TrainState) -> None:
     restore(state.model, state.best_weights)
-    kept = f"the weights of epoch {state.best_epoch}" if state.best_epoch is not None else "the weights from before training"
+    kept = (
+        f"the weights of epoch {state.best_epoch}"
+        if state.best_epoch is not None
+        else "the weights from before training"
+    )
     state.stop_reason = "out_of_memory"
     state.stop_message = f"Kept {kept}. " + memory_advice(state.config.batch_size, state.config.accum_steps)
     print(state.stop_message)
@@ -622,9 +656,11 @@ def _finish_out_of_memory(state: TrainState) -> None:
 
 def _finish_interrupted(state: TrainState) -> None:
     restore(state.model, state.best_weights)
-    kept = f"the weights of epoch {state.best_epoch}" if state.best_epoch is not None else "the weights from before training"
-    state.stop_reason = "interrupted"
-    state.stop_message = (
-        f"Interrupted in epoch {state.epoch}; kept {kept}. To continue, run fit(model, train_data, val_data, config, history=history)."
+    kept = (
+        f"the weights of epoch {state.best_epoch}"
+        if state.best_epoch is not None
+        else "the weights from before training"
     )
+    state.stop_reason = "interrupted"
+    state.stop_message = f"Interrupted in epoch {state.epoch}; kept {kept}. To continue, run fit(model, train_data, val_data, config, history=history)."
     print(state.stop_message)

@@ -24,6 +24,6 @@ def test_import_is_light_and_side_effect_free():
 def test_functions_named_like_their_module_stay_functions():
     import importlib
 
-    for name in ("freeze", "diagnose", "doctor"):
+    for name in ("freeze", "diagnose"):
         importlib.import_module(f"ftkit.{name}")  # importing the module must not shadow the function
         assert callable(getattr(ftkit, name)) and not isinstance(getattr(ftkit, name), type(ftkit)), name

@@ -24,7 +24,10 @@ from PIL import Image
 import ftkit
 from ftkit.errors import ConfigError, DataError, FtkitError
 
-FIX_WORDS = re.compile(r"\b(pass|use|check|add|remove|re-?save|re-?export|delete|move|set|give|fix|put|choose|lower|did you mean|make|rename|keep|at least|point|pick|example|try)\b", re.I)
+FIX_WORDS = re.compile(
+    r"\b(pass|use|check|add|remove|re-?save|re-?export|delete|move|set|give|fix|put|choose|lower|did you mean|make|rename|keep|at least|point|pick|example|try)\b",
+    re.I,
+)
 
 
 # ---- builders ---------------------------------------------------------------------------
@@ -118,7 +121,9 @@ def case_csv_missing_label_column(tmp):
 
 
 def case_csv_empty_texts(tmp):
-    ftkit.load_text_table(_csv(tmp / "t.csv", "text,label\n" + ",positive\n,negative\n" * 6 + "fine,positive\nbad,negative\n"))
+    ftkit.load_text_table(
+        _csv(tmp / "t.csv", "text,label\n" + ",positive\n,negative\n" * 6 + "fine,positive\nbad,negative\n")
+    )
 
 
 def case_csv_unknown_label(tmp):
@@ -128,7 +133,13 @@ def case_csv_unknown_label(tmp):
 
 def case_csv_not_utf8(tmp):
     # Latin-1 accents are not UTF-8, and the bytes are not GB18030 Chinese either.
-    ftkit.load_text_table(_csv(tmp / "latin.csv", "text,label\n" + "café crème très bon,positive\nà éviter,negative\n" * 6, "latin-1"))
+    ftkit.load_text_table(
+        _csv(
+            tmp / "latin.csv",
+            "text,label\n" + "café crème très bon,positive\nà éviter,negative\n" * 6,
+            "latin-1",
+        )
+    )
 
 
 def case_json_not_a_list(tmp):
@@ -136,11 +147,17 @@ def case_json_not_a_list(tmp):
 
 
 def case_json_missing_output(tmp):
-    ftkit.load_instructions(_json(tmp / "d.json", [{"instruction": "a", "output": "b"}, {"instruction": "say hi"}]))
+    ftkit.load_instructions(
+        _json(tmp / "d.json", [{"instruction": "a", "output": "b"}, {"instruction": "say hi"}])
+    )
 
 
 def case_json_empty_response(tmp):
-    ftkit.load_instructions(_json(tmp / "d.json", [{"instruction": "a", "output": "b"}, {"instruction": "say hi", "output": "  "}]))
+    ftkit.load_instructions(
+        _json(
+            tmp / "d.json", [{"instruction": "a", "output": "b"}, {"instruction": "say hi", "output": "  "}]
+        )
+    )
 
 
 def case_unknown_preset(tmp):
@@ -206,17 +223,30 @@ CASES = [
     ("batch-larger-than-data", "a batch size larger than the training set", ConfigError, "64"),
 ]
 _FUNCS = {
-    "image-folder-missing": case_missing_folder, "image-folder-empty": case_empty_folder,
-    "image-one-class": case_one_class, "image-class-mismatch": case_class_mismatch,
-    "image-zero-byte": case_zero_byte_image, "image-truncated": case_truncated_jpeg,
-    "image-unreadable": case_unreadable_image, "image-non-image-file": case_non_image_file,
-    "text-missing-text-column": case_csv_missing_text_column, "text-missing-label-column": case_csv_missing_label_column,
-    "text-empty-texts": case_csv_empty_texts, "text-unknown-label": case_csv_unknown_label,
-    "text-not-utf8": case_csv_not_utf8, "instructions-not-a-list": case_json_not_a_list,
-    "instructions-missing-output": case_json_missing_output, "instructions-empty-response": case_json_empty_response,
-    "preset-unknown": case_unknown_preset, "lr-zero": case_lr_zero, "lr-negative": case_lr_negative,
-    "lr-nan": case_lr_nan, "epochs-zero": case_epochs_zero, "steps-zero": case_steps_zero,
-    "freeze-depth-out-of-range": case_freeze_depth_out_of_range, "batch-larger-than-data": case_batch_larger_than_data,
+    "image-folder-missing": case_missing_folder,
+    "image-folder-empty": case_empty_folder,
+    "image-one-class": case_one_class,
+    "image-class-mismatch": case_class_mismatch,
+    "image-zero-byte": case_zero_byte_image,
+    "image-truncated": case_truncated_jpeg,
+    "image-unreadable": case_unreadable_image,
+    "image-non-image-file": case_non_image_file,
+    "text-missing-text-column": case_csv_missing_text_column,
+    "text-missing-label-column": case_csv_missing_label_column,
+    "text-empty-texts": case_csv_empty_texts,
+    "text-unknown-label": case_csv_unknown_label,
+    "text-not-utf8": case_csv_not_utf8,
+    "instructions-not-a-list": case_json_not_a_list,
+    "instructions-missing-output": case_json_missing_output,
+    "instructions-empty-response": case_json_empty_response,
+    "preset-unknown": case_unknown_preset,
+    "lr-zero": case_lr_zero,
+    "lr-negative": case_lr_negative,
+    "lr-nan": case_lr_nan,
+    "epochs-zero": case_epochs_zero,
+    "steps-zero": case_steps_zero,
+    "freeze-depth-out-of-range": case_freeze_depth_out_of_range,
+    "batch-larger-than-data": case_batch_larger_than_data,
 }
 
 
@@ -242,7 +272,9 @@ IMAGE_MODES = {
     "palette (P)": lambda p: Image.new("RGB", (40, 30), (10, 20, 200)).convert("P").save(p),
     "CMYK JPEG": lambda p: Image.new("CMYK", (40, 30), (0, 80, 90, 0)).save(p.with_suffix(".jpg")),
     "16-bit grayscale PNG": lambda p: Image.fromarray(np.full((30, 40), 40000, dtype=np.uint16)).save(p),
-    "huge (6000x4000) JPEG": lambda p: Image.new("RGB", (6000, 4000), (120, 120, 0)).save(p.with_suffix(".jpg"), quality=30),
+    "huge (6000x4000) JPEG": lambda p: Image.new("RGB", (6000, 4000), (120, 120, 0)).save(
+        p.with_suffix(".jpg"), quality=30
+    ),
 }
 
 
@@ -258,12 +290,14 @@ def test_unusual_images_just_work(label, tmp_path):
 
 
 def test_prompt_longer_than_context_is_stated(capsys):
-    from ftkit.instructions import build_sft_dataset
-    from ftkit.presets import load_causal_lm
+    from ftkit.data.instructions import build_sft_dataset
+    from ftkit.infra.presets import load_causal_lm
 
     tok = load_causal_lm("tiny-qwen2").tokenizer
-    records = [[{"role": "user", "content": "word " * 400}, {"role": "assistant", "content": "ok"}],
-               [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]]
+    records = [
+        [{"role": "user", "content": "word " * 400}, {"role": "assistant", "content": "ok"}],
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+    ]
     dataset = build_sft_dataset(tok, records, max_length=64)
     said = capsys.readouterr().out.lower()
     assert len(dataset) == 1 and ("dropped" in said or "truncat" in said), said
@@ -279,7 +313,10 @@ def markdown_table(tmp: Path) -> str:
             _FUNCS[case_id](case_tmp)
             kind, message = "none", "(no error!)"
         except FtkitError as err:
-            kind, message = type(err).__name__, str(err).replace(str(case_tmp) + "/", "").replace(str(case_tmp), ".")
+            kind, message = (
+                type(err).__name__,
+                str(err).replace(str(case_tmp) + "/", "").replace(str(case_tmp), "."),
+            )
         rows.append(f"| `{case_id}` | {what} | `{kind}` | {message.replace('|', '/')} |")
     return "\n".join(rows)
 

@@ -26,7 +26,7 @@ from packaging.version import Version
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
 SCRIPTS = ("postBuild", "start", "check_install.sh")  # repo2docker runs the first two; people run the third
-DEV_ONLY = {"pytest", "nbval", "playwright"}  # test tools: a Binder session runs lessons, not the test suite
+DEV_ONLY = {"ruff", "pytest", "nbval", "playwright"}  # test tools: a Binder session runs lessons, not the test suite
 
 
 def _name(text: str) -> str:
@@ -85,19 +85,23 @@ def _shell_words(line: str) -> list[str]:
 
 
 def _ftkit_commands(text: str) -> list[list[str]]:
-    """The argument lists of every `python -m ftkit.cli ...` / `ftkit ...` command in a script."""
-    text = re.sub(r"<<-?\s*'?(\w+)'?([^\n]*)\n.*?\n\1\n", r"\2\n", text, flags=re.S)  # heredoc bodies are not shell
+    """The argument lists of every `python -m ftkit ...` / `ftkit ...` command in a script."""
+    text = re.sub(
+        r"<<-?\s*'?(\w+)'?([^\n]*)\n.*?\n\1\n", r"\2\n", text, flags=re.S
+    )  # heredoc bodies are not shell
     commands = []
     for line in _logical_lines(text):
         words = _shell_words(line)
         for i, word in enumerate(words):
-            if word == "ftkit.cli" and i and words[i - 1] == "-m":
+            if word == "ftkit" and i and words[i - 1] == "-m":
                 start = i + 1
             elif word == "ftkit" and (i == 0 or words[i - 1] in ("exec", "&&", "||", ";", "(")):
                 start = i + 1
             else:
                 continue
-            end = next((j for j in range(start, len(words)) if re.fullmatch(r"[();<>|&]+", words[j])), len(words))
+            end = next(
+                (j for j in range(start, len(words)) if re.fullmatch(r"[();<>|&]+", words[j])), len(words)
+            )
             commands.append(words[start:end])
     return commands
 
@@ -126,9 +130,14 @@ def test_torch_pins_and_cpu_index_match_the_makefile():
     make = _split_pins(_make_variable("TORCH_PIN"))
     ours = {n: binder.get(n) for n in make}
     assert make and ours == make, f"Makefile TORCH_PIN {make} vs binder/requirements.txt {ours}"
-    options = [line.split() for line in (BINDER / "requirements.txt").read_text().splitlines() if line.startswith("--")]
-    assert ["--extra-index-url", "https://download.pytorch.org/whl/cpu"] in options, \
+    options = [
+        line.split()
+        for line in (BINDER / "requirements.txt").read_text().splitlines()
+        if line.startswith("--")
+    ]
+    assert ["--extra-index-url", "https://download.pytorch.org/whl/cpu"] in options, (
         "binder/requirements.txt must take torch from PyTorch's CPU index (PyPI's torch is a multi-GB CUDA build)"
+    )
 
 
 def test_postbuild_installs_the_makefile_offline_models():
@@ -141,7 +150,9 @@ def test_postbuild_installs_the_makefile_offline_models():
 def test_scripts_are_executable_bash(script):
     path = BINDER / script
     assert path.read_text().startswith("#!/usr/bin/env bash\n"), f"binder/{script} needs a bash shebang"
-    assert os.access(path, os.X_OK), f"binder/{script} is not executable: git update-index --chmod=+x binder/{script}"
+    assert os.access(path, os.X_OK), (
+        f"binder/{script} is not executable: git update-index --chmod=+x binder/{script}"
+    )
     bash = shutil.which("bash")
     assert bash, "bash not found"
     check = subprocess.run([bash, "-n", str(path)], capture_output=True, text=True)
@@ -150,11 +161,13 @@ def test_scripts_are_executable_bash(script):
 
 def test_scripts_call_existing_ftkit_commands(monkeypatch):
     """Each `ftkit ...` command line parses with ftkit's own CLI; a --profile names a real profile."""
-    from ftkit import cli
-    from ftkit.runtime import get_profile
+    from ftkit.infra import cli
+    from ftkit.infra.runtime import get_profile
 
     calls = []
-    for name, func in inspect.getmembers(cli, inspect.isfunction):  # the sub-command handlers record instead of running
+    for name, func in inspect.getmembers(
+        cli, inspect.isfunction
+    ):  # the sub-command handlers record instead of running
         if re.fullmatch(r"_[a-z]+", name) and func.__module__ == cli.__name__:
             monkeypatch.setattr(cli, name, lambda args, _name=name: calls.append((_name, args)) or 0)
     commands = [c for s in SCRIPTS for c in _ftkit_commands((BINDER / s).read_text())]
@@ -179,15 +192,19 @@ def test_start_uses_the_binder_profile_offline():
 
 def test_binder_profile_models_ship_in_the_installed_packages():
     """Binder cannot wait on a model hub: each default model of the profile is packaged, by postBuild."""
-    from ftkit.presets import PRESETS
-    from ftkit.runtime import get_profile
+    from ftkit.infra.presets import PRESETS
+    from ftkit.infra.runtime import get_profile
 
     profile = get_profile("binder")
     packages = set(_postbuild_no_deps_packages())
     for model in (profile.vision_model, profile.text_model, profile.lm_model):
         preset = PRESETS[model]
-        assert preset.kind == "package", f"binder profile model {model!r} is a {preset.kind!r} preset: it would download"
-        assert _name(preset.ref) in packages, f"{model!r} comes from {preset.ref!r}, which postBuild does not install"
+        assert preset.kind == "package", (
+            f"binder profile model {model!r} is a {preset.kind!r} preset: it would download"
+        )
+        assert _name(preset.ref) in packages, (
+            f"{model!r} comes from {preset.ref!r}, which postBuild does not install"
+        )
 
 
 def test_runtime_python_satisfies_every_pin():
@@ -195,8 +212,9 @@ def test_runtime_python_satisfies_every_pin():
     match = re.fullmatch(r"python-(\d+\.\d+)", (BINDER / "runtime.txt").read_text().strip())
     assert match, "binder/runtime.txt must read like python-3.11"
     python = Version(match[1])
-    assert python.release[:2] == sys.version_info[:2], \
+    assert python.release[:2] == sys.version_info[:2], (
         f"binder/runtime.txt says {python}, the kit is tested on {sys.version_info[0]}.{sys.version_info[1]}"
+    )
     checked, too_old = 0, []
     for name, version in _pins(BINDER / "requirements.txt").items():
         try:
@@ -208,7 +226,9 @@ def test_runtime_python_satisfies_every_pin():
         checked += 1
         if meta.get("Requires-Python") and python not in SpecifierSet(meta["Requires-Python"]):
             too_old.append(f"{name}=={version} needs Python {meta['Requires-Python']}")
-    assert checked >= 10, f"only {checked} pinned releases are installed here: run `make setup` (constraints.txt)"
+    assert checked >= 10, (
+        f"only {checked} pinned releases are installed here: run `make setup` (constraints.txt)"
+    )
     assert not too_old, "; ".join(too_old)
 
 
@@ -221,7 +241,9 @@ def test_binder_memory_benchmark_clicks_name_real_widgets():
 
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
-        spec = importlib.util.spec_from_file_location("bench_binder_memory", REPO / "benchmarks" / "bench_binder_memory.py")
+        spec = importlib.util.spec_from_file_location(
+            "bench_binder_memory", REPO / "benchmarks" / "bench_binder_memory.py"
+        )
         bench = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(bench)
     finally:
@@ -229,9 +251,18 @@ def test_binder_memory_benchmark_clicks_name_real_widgets():
     for prefix, code in bench.LEARNER_CLICKS.items():
         (notebook,) = (REPO / "notebooks").glob(f"{prefix}_*.ipynb")
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-        assigned = {target.id for c in cells if c["cell_type"] == "code"
-                    for node in ast.walk(ast.parse("".join(c["source"]))) if isinstance(node, ast.Assign)
-                    for target in node.targets if isinstance(target, ast.Name)}
-        used = {node.value.id for node in ast.walk(ast.parse(code))
-                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
+        assigned = {
+            target.id
+            for c in cells
+            if c["cell_type"] == "code"
+            for node in ast.walk(ast.parse("".join(c["source"])))
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        used = {
+            node.value.id
+            for node in ast.walk(ast.parse(code))
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+        }
         assert used and used <= assigned, (notebook.name, used - assigned)

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from ftkit import cache
-from ftkit.compat import ensure_torchvision
 from ftkit.config import TrainConfig
 from ftkit.errors import ConfigError
 from ftkit.freeze import freeze
+from ftkit.infra import cache
+from ftkit.infra.compat import ensure_torchvision
 from ftkit.train import fit, restore, snapshot
 
 ensure_torchvision()
@@ -54,7 +54,7 @@ def tiny_resnet():
 def run(model, depth, use_cache, train=TRAIN, val=VAL, **changes):
     freeze(model, depth)
     cfg = TrainConfig(epochs=2, batch_size=16, seed=3).updated(**changes)
-    return fit(model, train, val, cfg, metrics=("accuracy", "f1"), progress=False, cache=use_cache)
+    return fit(model, train, val, cfg, metrics=("accuracy", "f1_macro"), progress=False, cache=use_cache)
 
 
 def assert_same_run(h1, h2, m1, m2, tol=1e-4):
@@ -76,7 +76,9 @@ def test_cached_run_matches_uncached_resnet(depth):
     h_cached = run(cached, depth, True)
     assert h_plain.config["feature_cache"].startswith("feature cache OFF")
     expected = "stem..layer4" if depth == 0 else "stem..layer3"
-    assert h_cached.config["feature_cache"].startswith(f"feature cache ON: frozen {expected} computed once for 48 images")
+    assert h_cached.config["feature_cache"].startswith(
+        f"feature cache ON: frozen {expected} computed once for 48 images"
+    )
     assert_same_run(h_plain, h_cached, plain, cached)
 
 
@@ -116,7 +118,9 @@ def test_reasons_when_the_cache_is_off():
 def test_augmented_training_still_caches_validation_and_gives_the_same_run(depth):
     base = tiny_resnet()
     plain, cached = copy.deepcopy(base), copy.deepcopy(base)
-    augmented = Images(48, 0, random_transform=True)  # flagged as augmented: the training side cannot be cached
+    augmented = Images(
+        48, 0, random_transform=True
+    )  # flagged as augmented: the training side cannot be cached
     h_plain = run(plain, depth, False, train=augmented)
     h_cached = run(cached, depth, "auto", train=augmented)
     assert h_cached.config["feature_cache"].startswith("feature cache for validation only (24 examples")

@@ -25,9 +25,9 @@ from ftkit.deploy import (
     text_parity,
     torch_text_probs,
 )
-from ftkit.deploy.lesson import SAMPLES
 from ftkit.deploy.server import ServeConfig, parse_split
 from ftkit.errors import ConfigError, ModelError, SaveError
+from ftkit.lessons.l07_deploy import SAMPLES
 
 REPO = Path(__file__).resolve().parent.parent
 INT8_MAX_ACC_DROP = 0.05  # the stated drop: INT8 may lose at most 5 points of accuracy on these test sets

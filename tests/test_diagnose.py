@@ -31,7 +31,16 @@ def test_over_fitting():
     assert d.numbers["val_rise"] == pytest.approx(0.4)
     assert d.numbers["gap_growth"] == pytest.approx(0.58 - 0.1)
     t = text(d)
-    for snippet in ("epoch 3 (0.5)", "0.7", "+40.0%", "3 of 3 epoch", "0.58", "grew by 0.48", "0.12", "per epoch"):
+    for snippet in (
+        "epoch 3 (0.5)",
+        "0.7",
+        "+40.0%",
+        "3 of 3 epoch",
+        "0.58",
+        "grew by 0.48",
+        "0.12",
+        "per epoch",
+    ):
         assert snippet in t, snippet
     assert any("early stopping" in a.lower() for a in d.advice)
     assert any("augmentation" in a.lower() for a in d.advice)

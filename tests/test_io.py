@@ -1,4 +1,4 @@
-"""ftkit.io: safetensors round trips, atomic saves, no clobbering, refused pickles."""
+"""ftkit.infra.io: safetensors round trips, atomic saves, no clobbering, refused pickles."""
 
 import os
 import pickle
@@ -9,7 +9,14 @@ import torch
 import torch.nn as nn
 
 from ftkit.errors import ConfigError, ModelError, SaveError
-from ftkit.io import load_checkpoint, load_weights, read_metadata, save_folder, save_pretrained, save_weights
+from ftkit.infra.io import (
+    load_checkpoint,
+    load_weights,
+    read_metadata,
+    save_folder,
+    save_pretrained,
+    save_weights,
+)
 
 
 def _net(seed=0):

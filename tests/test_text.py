@@ -1,12 +1,12 @@
-"""Tests for ftkit.text: reading text tables, column detection, splits, errors, to_hf."""
+"""Tests for ftkit.data.text: reading text tables, column detection, splits, errors, to_hf."""
 
 import json
 
 import numpy as np
 import pytest
 
+from ftkit.data.text import class_weights, load_text_table, make_imbalanced
 from ftkit.errors import ConfigError, DataError
-from ftkit.text import class_weights, load_text_table, make_imbalanced
 
 WORDS = "good bad fine awful great poor nice dull".split()
 
@@ -26,7 +26,9 @@ def _write_csv(path, rows, header=("text", "label"), sep=",", extra=None):
 
 
 def test_csv_with_header_string_labels_and_extra_column(tmp_path, capsys):
-    path = _write_csv(tmp_path / "reviews.csv", _rows(100), header=("text", "label", "kind"), extra=lambda i: f"k{i % 3}")
+    path = _write_csv(
+        tmp_path / "reviews.csv", _rows(100), header=("text", "label", "kind"), extra=lambda i: f"k{i % 3}"
+    )
     data = load_text_table(path)
     out = capsys.readouterr().out
     assert "reviews.csv: text='text', label='label' (2 classes: negative, positive), 100 rows" in out
@@ -98,7 +100,9 @@ def test_given_columns_labels_order_and_header_with_unknown_names(tmp_path):
 def test_jsonl_and_bom(tmp_path):
     rows = _rows(40)
     jsonl = tmp_path / "d.jsonl"
-    jsonl.write_text("\n".join(json.dumps({"review": t, "sentiment": y, "id": i}) for i, (t, y) in enumerate(rows)))
+    jsonl.write_text(
+        "\n".join(json.dumps({"review": t, "sentiment": y, "id": i}) for i, (t, y) in enumerate(rows))
+    )
     data = load_text_table(jsonl)
     assert data.classes == ["negative", "positive"] and "id" in data.train.columns
     bom = tmp_path / "excel.csv"
@@ -171,7 +175,9 @@ def test_bad_inputs_raise_one_line_errors(tmp_path, case, pattern):
 def test_gb18030_chinese_file_is_decoded_with_a_note(tmp_path, capsys):
     rows = [("这个酒店很好，服务周到" if i % 2 else "房间太小，不推荐", str(i % 2)) for i in range(40)]
     path = tmp_path / "zh.csv"
-    path.write_bytes(("label,text\n" + "\n".join(f"{y},{t}{i}" for i, (t, y) in enumerate(rows))).encode("gb18030"))
+    path.write_bytes(
+        ("label,text\n" + "\n".join(f"{y},{t}{i}" for i, (t, y) in enumerate(rows))).encode("gb18030")
+    )
     data = load_text_table(path)
     assert "decoded as gb18030" in capsys.readouterr().out
     assert data.train["text"].str.contains("酒店|房间").all()
@@ -184,8 +190,12 @@ def test_make_imbalanced_and_class_weights(tmp_path):
     assert counts[0] == 80 and counts[1] == 20
     assert make_imbalanced(data.train, 1, 0.25, seed=0).equals(imbalanced)
     weights = class_weights(imbalanced)
-    assert weights.tolist() == pytest.approx([100 / 160, 100 / 40])  # n / (k * count): 80 and 20 rows, 2 classes
-    assert class_weights(imbalanced["label"].tolist(), num_classes=2).tolist() == weights.tolist()  # a plain list works too
+    assert weights.tolist() == pytest.approx(
+        [100 / 160, 100 / 40]
+    )  # n / (k * count): 80 and 20 rows, 2 classes
+    assert (
+        class_weights(imbalanced["label"].tolist(), num_classes=2).tolist() == weights.tolist()
+    )  # a plain list works too
     with pytest.raises(ConfigError):
         make_imbalanced(data.train, "neutral", 0.5, classes=data.classes)
 
@@ -195,9 +205,13 @@ def test_class_weights_scaling_and_bad_labels():
 
     labels = [0] * 7 + [1] * 2 + [2] * 11
     weights = class_weights(labels, num_classes=3)
-    assert weights.tolist() == pytest.approx(compute_class_weight("balanced", classes=np.arange(3), y=labels).tolist())
+    assert weights.tolist() == pytest.approx(
+        compute_class_weight("balanced", classes=np.arange(3), y=labels).tolist()
+    )
     counts = np.bincount(labels)
-    assert (weights.numpy() * counts).tolist() == pytest.approx([20 / 3] * 3)  # every class carries n / k in total
+    assert (weights.numpy() * counts).tolist() == pytest.approx(
+        [20 / 3] * 3
+    )  # every class carries n / k in total
     assert class_weights([1, 0, 1, 0]).tolist() == [1.0, 1.0]  # balanced data: no reweighting
     with pytest.raises(DataError, match="Class id 2 has no rows"):
         class_weights([0, 1, 1], num_classes=3)
@@ -208,7 +222,7 @@ def test_class_weights_scaling_and_bad_labels():
 
 
 def _tiny_tokenizer():
-    from ftkit.compat import ensure_torchvision
+    from ftkit.infra.compat import ensure_torchvision
 
     ensure_torchvision()
     from tokenizers import Tokenizer, models, pre_tokenizers

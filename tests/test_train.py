@@ -72,11 +72,27 @@ class Recorder(Callback):
 @pytest.mark.parametrize(
     "changes",
     [
-        {"lr": 0}, {"lr": -1e-3}, {"lr": float("nan")}, {"lr": float("inf")}, {"lr": "1e-3"},
-        {"epochs": 0}, {"epochs": 1.5}, {"batch_size": 0}, {"schedule": "exponential"},
-        {"optimizer": "rmsprop"}, {"warmup_ratio": 1.0}, {"mode": "best"}, {"monitor": "accuracy"},
-        {"accum_steps": 0}, {"patience": 0}, {"grad_clip": -1.0}, {"label_smoothing": 1.5},
-        {"class_weights": [1.0, -2.0]}, {"layer_decay": 1.5}, {"mixed_precision": "fp8"}, {"seed": -1},
+        {"lr": 0},
+        {"lr": -1e-3},
+        {"lr": float("nan")},
+        {"lr": float("inf")},
+        {"lr": "1e-3"},
+        {"epochs": 0},
+        {"epochs": 1.5},
+        {"batch_size": 0},
+        {"schedule": "exponential"},
+        {"optimizer": "rmsprop"},
+        {"warmup_ratio": 1.0},
+        {"mode": "best"},
+        {"monitor": "accuracy"},
+        {"accum_steps": 0},
+        {"patience": 0},
+        {"grad_clip": -1.0},
+        {"label_smoothing": 1.5},
+        {"class_weights": [1.0, -2.0]},
+        {"layer_decay": 1.5},
+        {"mixed_precision": "fp8"},
+        {"seed": -1},
     ],
 )
 def test_config_rejects_bad_values(changes):
@@ -99,8 +115,8 @@ def test_fit_checks_before_training():
         fit(model, TRAIN, VAL, batch_size=100, progress=False)
     with pytest.raises(ConfigError, match="Unknown training setting"):
         fit(model, TRAIN, VAL, learning_rate=0.1, progress=False)
-    with pytest.raises(ConfigError, match="metric 'f1'"):
-        fit(model, TRAIN, VAL, monitor="val_f1", progress=False)
+    with pytest.raises(ConfigError, match="metric 'f1_macro'"):
+        fit(model, TRAIN, VAL, monitor="val_f1_macro", progress=False)
     with pytest.raises(ConfigError, match="CUDA"):
         fit(model, TRAIN, VAL, mixed_precision="bf16", device="cpu", progress=False)
     with pytest.raises(ConfigError, match="validation data"):
@@ -113,10 +129,18 @@ def test_fit_checks_before_training():
 # ---- the normal run ------------------------------------------------------------------------------------
 def test_history_records_and_callback_order():
     rec = Recorder()
-    h = fit(mlp(), TRAIN, VAL, TrainConfig(epochs=2, batch_size=16), metrics=("accuracy", "f1"), callbacks=[rec], progress=False)
+    h = fit(
+        mlp(),
+        TRAIN,
+        VAL,
+        TrainConfig(epochs=2, batch_size=16),
+        metrics=("accuracy", "f1_macro"),
+        callbacks=[rec],
+        progress=False,
+    )
     assert h.stop_reason == "completed" and len(h) == 2 and len(h.steps) == 8
     keys = set(h.epochs[0])
-    assert {"epoch", "train_loss", "val_loss", "val_accuracy", "val_f1", "lr", "time_s"} <= keys
+    assert {"epoch", "train_loss", "val_loss", "val_accuracy", "val_f1_macro", "lr", "time_s"} <= keys
     assert {"step", "epoch", "train_loss", "lr", "time_s"} <= set(h.steps[0])
     assert rec.events[:2] == ["train_begin", "epoch_begin 1"] and rec.events[-1] == "train_end completed"
     assert rec.events.count("step") == 8
@@ -127,8 +151,8 @@ def test_seeded_runs_repeat_exactly():
     base = mlp()
     a, b = copy.deepcopy(base), copy.deepcopy(base)
     cfg = TrainConfig(epochs=3, batch_size=16, seed=7)
-    ha = fit(a, TRAIN, VAL, cfg, metrics=("accuracy", "f1"), progress=False)
-    hb = fit(b, TRAIN, VAL, cfg, metrics=("accuracy", "f1"), progress=False)
+    ha = fit(a, TRAIN, VAL, cfg, metrics=("accuracy", "f1_macro"), progress=False)
+    hb = fit(b, TRAIN, VAL, cfg, metrics=("accuracy", "f1_macro"), progress=False)
     assert without_time(ha.epochs) == without_time(hb.epochs)
     assert without_time(ha.steps) == without_time(hb.steps)
     assert same_weights(weights(a), weights(b))
@@ -157,7 +181,17 @@ def test_callback_can_stop_training():
 
 
 def test_schedule_warmup_then_linear_decay():
-    h = fit(mlp(), TRAIN, None, epochs=2, batch_size=16, lr=0.1, warmup_ratio=0.25, schedule="linear", progress=False)
+    h = fit(
+        mlp(),
+        TRAIN,
+        None,
+        epochs=2,
+        batch_size=16,
+        lr=0.1,
+        warmup_ratio=0.25,
+        schedule="linear",
+        progress=False,
+    )
     lrs = [s["lr"] for s in h.steps]  # lr after each of the 8 optimizer steps
     assert lrs[0] == pytest.approx(0.05) and lrs[1] == pytest.approx(0.1)
     assert lrs[-1] == pytest.approx(0.0) and all(x >= y for x, y in zip(lrs[1:], lrs[2:]))
@@ -265,7 +299,9 @@ def test_resume_from_saved_history(tmp_path):
     model = mlp()
     h = fit(model, TRAIN, VAL, epochs=1, batch_size=16, progress=False)
     h.save(tmp_path / "h.json")
-    h2 = fit(model, TRAIN, VAL, epochs=1, batch_size=16, history=History.load(tmp_path / "h.json"), progress=False)
+    h2 = fit(
+        model, TRAIN, VAL, epochs=1, batch_size=16, history=History.load(tmp_path / "h.json"), progress=False
+    )
     assert [r["epoch"] for r in h2.epochs] == [1, 2]
 
 
@@ -273,10 +309,10 @@ def test_resume_from_saved_history(tmp_path):
 def test_evaluate_and_predict_agree():
     model = mlp()
     fit(model, TRAIN, VAL, epochs=1, batch_size=16, progress=False)
-    scores = evaluate(model, VAL, metrics=("accuracy", "f1"))
+    scores = evaluate(model, VAL, metrics=("accuracy", "f1_macro"))
     probs, preds, targets = predict(model, VAL)
     assert scores["accuracy"] == pytest.approx(float((preds == targets).mean()))
-    assert 0 <= scores["f1"] <= 1 and scores["loss"] > 0
+    assert 0 <= scores["f1_macro"] <= 1 and scores["loss"] > 0
     assert np.array_equal(targets, VAL[1].numpy())
 
 

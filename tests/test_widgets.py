@@ -1,4 +1,4 @@
-"""The freeze-depth x learning-rate lab (ftkit.widgets), driven without a browser.
+"""The freeze-depth x learning-rate lab (ftkit.lessons.l02_freeze_lab), driven without a browser.
 
 Buttons are pressed with `button.click()` (that calls the same handlers a browser click
 does); sliders are moved by setting `.value` (that fires the same observers).
@@ -15,7 +15,14 @@ import ftkit
 from ftkit.diagnose import VERDICTS
 from ftkit.errors import ConfigError
 from ftkit.freeze import max_depth
-from ftkit.widgets import FreezeLab, LabConfig, TextRunner, VisionRunner, freeze_lab, parse_grid
+from ftkit.lessons.l02_freeze_lab import (
+    FreezeLab,
+    LabConfig,
+    TextRunner,
+    VisionRunner,
+    freeze_lab,
+    parse_grid,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = LabConfig(epochs=2, batch_size=16)  # two epochs (enough for a verdict), one step each: fast
@@ -110,7 +117,8 @@ def test_sweep_fills_the_grid_and_picks_the_best(lab):
     best = lab.best_sweep_config()
     assert (best.depth, best.lr) in {(d, lr) for d in (0, 1) for lr in (1e-3, 1e-2)}
     assert table["val_accuracy"].max() == pytest.approx(
-        table[(table.depth == best.depth) & (table.lr == best.lr)]["val_accuracy"].iloc[0])
+        table[(table.depth == best.depth) & (table.lr == best.lr)]["val_accuracy"].iloc[0]
+    )
     assert lab.heatmap().axes  # a drawn figure
     assert "sweep done" in lab.message.value
 
@@ -134,7 +142,7 @@ def test_evaluate_needs_a_run_then_reports_test_metrics(lab):
         lab.runner.evaluate("test")
     lab.run()
     scores = lab.runner.evaluate("test")
-    assert set(scores) >= {"accuracy", "f1", "loss"} and 0.0 <= scores["accuracy"] <= 1.0
+    assert set(scores) >= {"accuracy", "f1_macro", "loss"} and 0.0 <= scores["accuracy"] <= 1.0
 
 
 def test_the_same_panel_works_for_text():

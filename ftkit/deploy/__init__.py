@@ -5,6 +5,7 @@
 Modules: `modeldir` (the exported folder and its manifest), `export` (PyTorch -> ONNX, parity),
 `quantize` (ORT INT8), `timing` (the side-by-side table), `predictor` (ORT inference),
 `server` + `metrics` (FastAPI, Prometheus), `client` (server process, load test), `cli`.
+The lesson's own plumbing (training the two models it ships) is in ftkit/lessons/l07_deploy.py.
 Names load lazily: importing this package imports neither torch nor ONNX Runtime.
 """
 
@@ -28,7 +29,6 @@ _API = {
     "predictor": ["OnnxClassifier"],
     "server": ["ServeConfig", "create_app", "serve"],
     "client": ["ServerProcess", "load_test", "free_port"],
-    "lesson": ["text_model_for_deploy", "helmet_model_for_deploy", "SAMPLES"],
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -18,11 +18,11 @@ import json
 import re
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError
-from ..io import save_folder
+from ..infra.io import save_folder
 
 __all__ = ["MANIFEST", "FORMAT", "ModelDir", "write_model_dir", "read_model_dir", "copy_model_dir"]
 
@@ -126,7 +126,7 @@ def write_model_dir(
             "version": version,
             "task": task,
             "labels": labels,
-            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "metrics": {k: _plain(v) for k, v in (metrics or {}).items()},
             "quantization": quantization,
             "source_model": str(source_model),

@@ -21,6 +21,7 @@ import io
 import random
 import threading
 from dataclasses import asdict, dataclass, field
+from typing import Annotated
 
 from ..errors import ConfigError
 from .modeldir import read_model_dir
@@ -152,7 +153,7 @@ class Router:
                     f"Unknown {task} model version {wanted!r}. Available: {', '.join(self.shares[task])}.",
                 )
             return self.models[wanted]
-        versions, weights = zip(*self.shares[task].items())
+        versions, weights = zip(*self.shares[task].items(), strict=True)
         with self._lock:
             return self.models[self._rng.choices(versions, weights)[0]]
 
@@ -234,7 +235,7 @@ def create_app(model_dirs, split: dict | None = None, config: ServeConfig | None
     def answer(model, probs, response_headers):
         preds = [
             {"label": model.labels[int(i)], "score": round(float(p[int(i)]), 6)}
-            for p, i in zip(probs, probs.argmax(1))
+            for p, i in zip(probs, probs.argmax(1), strict=True)
         ]
         return JSONResponse({"predictions": preds, "model_version": model.version}, headers=response_headers)
 
@@ -252,8 +253,8 @@ def create_app(model_dirs, split: dict | None = None, config: ServeConfig | None
     @app.post("/predict/text")
     async def predict_text(
         body: TextRequest,
-        version: str | None = Query(None, description="pin a model version"),
-        x_model_version: str | None = Header(None),
+        version: Annotated[str | None, Query(description="pin a model version")] = None,
+        x_model_version: Annotated[str | None, Header()] = None,
     ):
         texts = body.texts
         if not texts:
@@ -279,9 +280,9 @@ def create_app(model_dirs, split: dict | None = None, config: ServeConfig | None
 
     @app.post("/predict/image")
     async def predict_image(
-        file: UploadFile = File(..., description="a JPEG/PNG/WebP image"),
-        version: str | None = Query(None, description="pin a model version"),
-        x_model_version: str | None = Header(None),
+        file: Annotated[UploadFile, File(description="a JPEG/PNG/WebP image")],
+        version: Annotated[str | None, Query(description="pin a model version")] = None,
+        x_model_version: Annotated[str | None, Header()] = None,
     ):
         model = router.pick("image", x_model_version or version)
         data = await file.read(config.max_image_bytes + 1)
@@ -306,7 +307,7 @@ def _decode(data: bytes, max_pixels: int, image_size: int):
     from fastapi import HTTPException
     from PIL import Image, UnidentifiedImageError
 
-    from ..images import open_rgb
+    from ..data.images import open_rgb
 
     try:
         with Image.open(io.BytesIO(data)) as probe:  # reads the header only

@@ -39,32 +39,87 @@ _JPEG_QUALITY = 85  # what phone cameras and web exports typically use: small fi
 
 # Hard hat colours seen on sites (yellow and white are the most common, so they are listed twice).
 _HELMET_COLOURS = {
-    "yellow": (0.96, 0.78, 0.08), "white": (0.93, 0.93, 0.90), "red": (0.84, 0.08, 0.08),
-    "blue": (0.08, 0.30, 0.80), "orange": (1.00, 0.48, 0.04), "green": (0.10, 0.60, 0.25),
+    "yellow": (0.96, 0.78, 0.08),
+    "white": (0.93, 0.93, 0.90),
+    "red": (0.84, 0.08, 0.08),
+    "blue": (0.08, 0.30, 0.80),
+    "orange": (1.00, 0.48, 0.04),
+    "green": (0.10, 0.60, 0.25),
 }
 _HELMET_WEIGHTS = {"yellow": 0.28, "white": 0.2, "red": 0.2, "blue": 0.12, "orange": 0.12, "green": 0.08}
-_SKIN = [(0.95, 0.78, 0.65), (0.88, 0.69, 0.54), (0.80, 0.59, 0.44), (0.68, 0.47, 0.34),
-         (0.52, 0.35, 0.24), (0.38, 0.25, 0.18)]
-_HAIR = [((0.05, 0.045, 0.04), 0.55), ((0.17, 0.11, 0.07), 0.18), ((0.33, 0.22, 0.13), 0.08),
-         ((0.45, 0.44, 0.42), 0.07), ((0.74, 0.60, 0.36), 0.06), ((0.80, 0.79, 0.76), 0.06)]
-_CLOTHES = [(0.10, 0.16, 0.35), (0.15, 0.30, 0.60), (0.95, 0.45, 0.08), (0.80, 0.95, 0.20),
-            (0.90, 0.90, 0.88), (0.40, 0.40, 0.42), (0.08, 0.08, 0.09), (0.70, 0.12, 0.12),
-            (0.20, 0.35, 0.22), (0.55, 0.45, 0.32)]
-_FABRIC = [(0.08, 0.10, 0.22), (0.07, 0.07, 0.08), (0.40, 0.40, 0.42), (0.65, 0.10, 0.12),
-           (0.70, 0.62, 0.45), (0.28, 0.33, 0.18), (0.88, 0.88, 0.86), (0.15, 0.35, 0.70),
-           (0.95, 0.75, 0.10), (0.95, 0.45, 0.08)]  # the last two: bright caps, the hardest negatives
+_SKIN = [
+    (0.95, 0.78, 0.65),
+    (0.88, 0.69, 0.54),
+    (0.80, 0.59, 0.44),
+    (0.68, 0.47, 0.34),
+    (0.52, 0.35, 0.24),
+    (0.38, 0.25, 0.18),
+]
+_HAIR = [
+    ((0.05, 0.045, 0.04), 0.55),
+    ((0.17, 0.11, 0.07), 0.18),
+    ((0.33, 0.22, 0.13), 0.08),
+    ((0.45, 0.44, 0.42), 0.07),
+    ((0.74, 0.60, 0.36), 0.06),
+    ((0.80, 0.79, 0.76), 0.06),
+]
+_CLOTHES = [
+    (0.10, 0.16, 0.35),
+    (0.15, 0.30, 0.60),
+    (0.95, 0.45, 0.08),
+    (0.80, 0.95, 0.20),
+    (0.90, 0.90, 0.88),
+    (0.40, 0.40, 0.42),
+    (0.08, 0.08, 0.09),
+    (0.70, 0.12, 0.12),
+    (0.20, 0.35, 0.22),
+    (0.55, 0.45, 0.32),
+]
+_FABRIC = [
+    (0.08, 0.10, 0.22),
+    (0.07, 0.07, 0.08),
+    (0.40, 0.40, 0.42),
+    (0.65, 0.10, 0.12),
+    (0.70, 0.62, 0.45),
+    (0.28, 0.33, 0.18),
+    (0.88, 0.88, 0.86),
+    (0.15, 0.35, 0.70),
+    (0.95, 0.75, 0.10),
+    (0.95, 0.45, 0.08),
+]  # the last two: bright caps, the hardest negatives
 # What a no_helmet head wears: mostly nothing, as in real site photos.
-_NO_HELMET_WEAR = {"bare": 0.50, "cap": 0.16, "beanie": 0.08, "hood": 0.08, "scarf": 0.07,
-                   "towel": 0.05, "strawhat": 0.06}
-_HAIR_STYLES = {"short": 0.45, "fringe": 0.12, "buzz": 0.1, "bald": 0.06, "long": 0.12,
-                "bun": 0.1, "curly": 0.05}
+_NO_HELMET_WEAR = {
+    "bare": 0.50,
+    "cap": 0.16,
+    "beanie": 0.08,
+    "hood": 0.08,
+    "scarf": 0.07,
+    "towel": 0.05,
+    "strawhat": 0.06,
+}
+_HAIR_STYLES = {
+    "short": 0.45,
+    "fringe": 0.12,
+    "buzz": 0.1,
+    "bald": 0.06,
+    "long": 0.12,
+    "bun": 0.1,
+    "curly": 0.05,
+}
 
 
 # --------------------------------------------------------------------------- public API
 
 
-def generate_helmet_dataset(out_dir, n_train: int = 400, n_val: int = 100, n_test: int = 100,
-                            size: int = 128, seed: int = 0, overwrite: bool = False) -> Path:
+def generate_helmet_dataset(
+    out_dir,
+    n_train: int = 400,
+    n_val: int = 100,
+    n_test: int = 100,
+    size: int = 128,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
     """Write `out_dir/{train,val,test}/{helmet,no_helmet}/NNNN.jpg` and a README.md.
 
     Each split is split evenly between the two classes (an odd count gives `helmet`
@@ -85,8 +140,10 @@ def generate_helmet_dataset(out_dir, n_train: int = 400, n_val: int = 100, n_tes
         raise SaveError(f"Output path is a file, not a folder: {out}. Pick another out_dir.")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise SaveError(f"Folder is not empty: {out}. Pass overwrite=True to replace the sample "
-                            "images, or choose an empty folder.")
+            raise SaveError(
+                f"Folder is not empty: {out}. Pass overwrite=True to replace the sample "
+                "images, or choose an empty folder."
+            )
         _remove_generated(out)
     for split_id, split in enumerate(_SPLITS):
         n = counts[split]
@@ -102,7 +159,9 @@ def generate_helmet_dataset(out_dir, n_train: int = 400, n_val: int = 100, n_tes
         f"n_train={n_train}, n_val={n_val}, n_test={n_test}, size={size}, seed={seed})`.\n"
         "Every image is drawn by code (no photos); regenerate it with `ftkit samples`.\n"
         "Classes: `helmet` (a hard hat on the head) and `no_helmet` (bare heads, caps, "
-        "beanies, hoods, scarves, towels, straw hats).\n", encoding="utf-8")
+        "beanies, hoods, scarves, towels, straw hats).\n",
+        encoding="utf-8",
+    )
     return out
 
 
@@ -118,11 +177,19 @@ def render_helmet_image(helmet: bool, seed=0, size: int = 128) -> Image.Image:
     canvas.img = _background(rng, canvas)
     for _ in range(rng.choice([0, 0, 1, 1, 2])):  # other workers behind, half out of frame
         side = rng.choice([-1, 1])
-        _draw_person(canvas, rng, light, n * (0.5 + side * rng.uniform(0.45, 0.75)),
-                     n * rng.uniform(0.25, 0.75), n * rng.uniform(0.14, 0.3),
-                     "helmet" if rng.random() < 0.55 else _pick(rng, _NO_HELMET_WEAR))
+        _draw_person(
+            canvas,
+            rng,
+            light,
+            n * (0.5 + side * rng.uniform(0.45, 0.75)),
+            n * rng.uniform(0.25, 0.75),
+            n * rng.uniform(0.14, 0.3),
+            "helmet" if rng.random() < 0.55 else _pick(rng, _NO_HELMET_WEAR),
+        )
     canvas.img = _blur(canvas.img, rng.uniform(0.0, 3.5) * n / 256)  # depth of field
-    radius = n * rng.uniform(0.2, 0.33)  # head half-width: the head fills 40-65% of the crop, as in real crops
+    radius = n * rng.uniform(
+        0.2, 0.33
+    )  # head half-width: the head fills 40-65% of the crop, as in real crops
     cx = n * (0.5 + rng.uniform(-0.08, 0.08))
     cy = n * (0.56 + rng.uniform(-0.08, 0.08))
     wear = "helmet" if helmet else _pick(rng, _NO_HELMET_WEAR)
@@ -218,8 +285,20 @@ def _line_mask(n, points, width):
 
 def _background(rng, c: _Canvas):
     n = c.n
-    kind = _pick(rng, {"sky": 0.2, "plain": 0.16, "concrete": 0.14, "scaffold": 0.16, "netting": 0.1,
-                       "machinery": 0.08, "brick": 0.06, "foliage": 0.05, "crowd": 0.05})
+    kind = _pick(
+        rng,
+        {
+            "sky": 0.2,
+            "plain": 0.16,
+            "concrete": 0.14,
+            "scaffold": 0.16,
+            "netting": 0.1,
+            "machinery": 0.08,
+            "brick": 0.06,
+            "foliage": 0.05,
+            "crowd": 0.05,
+        },
+    )
     t = c.Y / n
     if kind in ("sky", "scaffold") and rng.random() < 0.8:
         top, bottom = _jitter(rng, (0.45, 0.65, 0.9), 0.08), _jitter(rng, (0.8, 0.87, 0.95), 0.05)
@@ -227,8 +306,11 @@ def _background(rng, c: _Canvas):
         clouds = np.clip((_noise(rng, n, 4, 4) + 0.5 * _noise(rng, n, 10, 10) - 0.3) * 0.8, 0, 1)
         img = img * (1 - clouds[..., None]) + 0.95 * clouds[..., None]
     elif kind == "plain" or kind == "sky":
-        base = _jitter(rng, rng.choice([(0.95, 0.95, 0.94), (0.85, 0.85, 0.82), (0.9, 0.86, 0.78),
-                                        (0.75, 0.78, 0.8)]), 0.04)
+        base = _jitter(
+            rng,
+            rng.choice([(0.95, 0.95, 0.94), (0.85, 0.85, 0.82), (0.9, 0.86, 0.78), (0.75, 0.78, 0.8)]),
+            0.04,
+        )
         img = base * (1 + 0.12 * (t[..., None] - 0.5) * rng.uniform(-1, 1)) + 0 * c.X[..., None]
     elif kind == "concrete":
         grey = rng.uniform(0.4, 0.72)
@@ -236,7 +318,10 @@ def _background(rng, c: _Canvas):
         img = np.repeat(tone[..., None], 3, axis=2) * _jitter(rng, (1.0, 0.98, 0.95), 0.02)
         if rng.random() < 0.5:  # formwork seams
             step = rng.uniform(0.2, 0.4) * n
-            img *= 1 - 0.25 * (np.abs(((c.Y + rng.uniform(0, step)) % step) - step / 2) > step / 2 - 2)[..., None]
+            img *= (
+                1
+                - 0.25 * (np.abs(((c.Y + rng.uniform(0, step)) % step) - step / 2) > step / 2 - 2)[..., None]
+            )
     elif kind == "netting":
         green = _jitter(rng, (0.12, 0.45, 0.28), 0.05)
         f = rng.uniform(0.5, 1.2)
@@ -252,7 +337,10 @@ def _background(rng, c: _Canvas):
         a, b = _noise(rng, n, 8, 8), _noise(rng, n, 20, 20)
         img = np.stack([0.2 + 0.1 * a, 0.4 + 0.12 * b, 0.15 + 0.05 * a], axis=2)
     elif kind == "machinery":
-        img = np.full((n, n, 3), rng.uniform(0.2, 0.5), np.float32) * (1 + 0.1 * _noise(rng, n, 6, 6))[..., None]
+        img = (
+            np.full((n, n, 3), rng.uniform(0.2, 0.5), np.float32)
+            * (1 + 0.1 * _noise(rng, n, 6, 6))[..., None]
+        )
         paint = _jitter(rng, rng.choice([(0.95, 0.7, 0.1), (0.95, 0.45, 0.05), (0.5, 0.5, 0.52)]), 0.05)
         for _ in range(rng.integers(2, 5)):
             x0, y0 = rng.uniform(-0.2, 0.8, 2) * n
@@ -266,7 +354,10 @@ def _background(rng, c: _Canvas):
         img = np.full((n, n, 3), rng.uniform(0.3, 0.7), np.float32)
         for _ in range(8):
             _, _, blob = c.ellipse(*rng.uniform(0, n, 2), *rng.uniform(0.08, 0.25, 2) * n)
-            img = img * (1 - blob[..., None]) + _jitter(rng, _CLOTHES[rng.integers(len(_CLOTHES))], 0.1) * blob[..., None]
+            img = (
+                img * (1 - blob[..., None])
+                + _jitter(rng, _CLOTHES[rng.integers(len(_CLOTHES))], 0.1) * blob[..., None]
+            )
     if kind == "scaffold":
         img = _scaffold(rng, c, img)
     img = img * (1 + 0.07 * _noise(rng, n, n / 3, n / 3))[..., None]  # fine grain: photos are never smooth
@@ -285,7 +376,9 @@ def _clutter(rng, c: _Canvas, img):
 
 def _scaffold(rng, c: _Canvas, img):
     n = c.n
-    colour = _jitter(rng, rng.choice([(0.6, 0.6, 0.62), (0.95, 0.55, 0.1), (0.9, 0.8, 0.15), (0.3, 0.3, 0.32)]), 0.04)
+    colour = _jitter(
+        rng, rng.choice([(0.6, 0.6, 0.62), (0.95, 0.55, 0.1), (0.9, 0.8, 0.15), (0.3, 0.3, 0.32)]), 0.04
+    )
     for axis in (0, 1):
         for _ in range(rng.integers(1, 4)):
             pos, width = rng.uniform(0, n), rng.uniform(0.02, 0.05) * n
@@ -306,8 +399,11 @@ def _draw_person(c: _Canvas, rng, light, cx, cy, r, wear):
     hair = _jitter(rng, _HAIR[_pick(rng, {i: w for i, (_, w) in enumerate(_HAIR)})][0], 0.03)
     style = _pick(rng, _HAIR_STYLES)
     view = _pick(rng, {"front": 0.55, "side": 0.3, "back": 0.15})
-    yaw = {"front": rng.uniform(-0.5, 0.5), "side": rng.choice([-1, 1]) * rng.uniform(0.5, 1.4),
-           "back": rng.choice([-1, 1]) * rng.uniform(2.3, math.pi)}[view]
+    yaw = {
+        "front": rng.uniform(-0.5, 0.5),
+        "side": rng.choice([-1, 1]) * rng.uniform(0.5, 1.4),
+        "back": rng.choice([-1, 1]) * rng.uniform(2.3, math.pi),
+    }[view]
     ry = 1.22 * r  # a head is taller than it is wide
 
     if style == "long" and wear in ("bare", "cap", "helmet", "beanie"):
@@ -351,7 +447,11 @@ def _draw_person(c: _Canvas, rng, light, cx, cy, r, wear):
 def _draw_body(c, rng, light, cx, cy, r):
     cloth = _jitter(rng, _CLOTHES[rng.integers(len(_CLOTHES))], 0.05)
     u, v, a = c.ellipse(cx, cy + 2.75 * r, rng.uniform(2.1, 2.9) * r, 1.45 * r)
-    wrinkles = 0.1 * _noise(rng, c.n, 10, 10) + 0.12 * _noise(rng, c.n, c.n / 5, c.n / 12) + 0.05 * _noise(rng, c.n, c.n / 2, c.n / 2)
+    wrinkles = (
+        0.1 * _noise(rng, c.n, 10, 10)
+        + 0.12 * _noise(rng, c.n, c.n / 5, c.n / 12)
+        + 0.05 * _noise(rng, c.n, c.n / 2, c.n / 2)
+    )
     body = _shade(u * 0.8, v * 0.5, cloth, light, 0.5) * (1 + wrinkles)[..., None]
     if rng.random() < 0.35:  # hi-vis vest: fluorescent panels with grey reflective bands
         vest = _jitter(rng, rng.choice([(0.85, 1.0, 0.2), (1.0, 0.5, 0.05)]), 0.03)
@@ -368,6 +468,7 @@ def _draw_ear(c, x, cy, r, skin, light):
 
 def _draw_face(c, rng, cx, cy, r, yaw, skin, hair):
     """Brows, eyes, nose, mouth where they face the camera (cos > 0.15), and skin texture."""
+
     def at(theta):
         return cx + 0.93 * r * math.sin(yaw + theta), math.cos(yaw + theta)
 
@@ -421,7 +522,9 @@ def _draw_hair(c, rng, light, cx, cy, r, yaw, hair, style, wear):
     if wear == "helmet" or wear == "cap":  # under a hat only the sides and the nape show
         hairline = np.minimum(hairline, np.interp(psi, [0, 1.2, 2.3, math.pi], [-1, 0.1, 0.5, 0.5]))
     mask = a * np.clip((hairline - v) * 12, 0, 1)
-    strands = np.clip(0.75 + 0.3 * _noise(rng, n, n / 10, n / 2.5) + 0.25 * _noise(rng, n, n / 4, n / 1.5), 0.3, 1.6)
+    strands = np.clip(
+        0.75 + 0.3 * _noise(rng, n, n / 10, n / 2.5) + 0.25 * _noise(rng, n, n / 4, n / 1.5), 0.3, 1.6
+    )
     colour = _shade(u, v, hair, light, 0.5, spec=0.12, gloss=10) * strands[..., None]
     c.paint(mask * (0.65 if style == "buzz" else 1.0), colour)
     if style == "bun" and wear == "bare":
@@ -440,13 +543,18 @@ def _draw_helmet(c, rng, light, cx, cy, r, yaw, head):
     rim_y = front_edge - tilt
     dome_cy = rim_y - r * rng.uniform(0.0, 0.12)
     # Shadow of the brim on the forehead.
-    shadow = head * np.clip((c.Y - rim_y) / (0.1 * r), 0, 1) * np.clip((rim_y + 0.45 * r - c.Y) / (0.2 * r), 0, 1)
+    shadow = (
+        head * np.clip((c.Y - rim_y) / (0.1 * r), 0, 1) * np.clip((rim_y + 0.45 * r - c.Y) / (0.2 * r), 0, 1)
+    )
     c.img *= (1 - rng.uniform(0.0, 0.25) * shadow)[..., None]
     if rng.random() < 0.2 and math.cos(yaw) > 0.2:  # chin strap down the cheeks and under the chin
         for side in (-1, 1):
             x_cheek = cx + side * 0.85 * r * abs(math.cos(yaw)) + 0.2 * r * math.sin(yaw)
-            points = [(x_cheek, rim_y + 0.1 * r), (x_cheek - side * 0.1 * r, cy + 0.7 * r),
-                      (cx + 0.25 * r * math.sin(yaw), cy + 1.22 * r)]
+            points = [
+                (x_cheek, rim_y + 0.1 * r),
+                (x_cheek - side * 0.1 * r, cy + 0.7 * r),
+                (cx + 0.25 * r * math.sin(yaw), cy + 1.22 * r),
+            ]
             c.paint(_line_mask(c.n, points, 0.05 * r), np.float32(0.12))
     brim = colour * rng.uniform(0.7, 0.95)
     full_brim = rng.random() < 0.2
@@ -454,24 +562,34 @@ def _draw_helmet(c, rng, light, cx, cy, r, yaw, head):
     u, v, a = c.ellipse(cx, rim_y + 0.05 * r, brx, tilt + 0.08 * r + (0.12 * r if full_brim else 0))
     c.paint(a, brim * (1.1 - 0.3 * np.clip(v, 0, 1))[..., None])
     if math.cos(yaw) > -0.3:  # the front peak
-        u, v, a = c.ellipse(cx + 0.85 * r * math.sin(yaw), rim_y + tilt * max(math.cos(yaw), 0) + 0.05 * r,
-                            r * (0.35 + 0.35 * abs(math.cos(yaw))), 0.14 * r)
+        u, v, a = c.ellipse(
+            cx + 0.85 * r * math.sin(yaw),
+            rim_y + tilt * max(math.cos(yaw), 0) + 0.05 * r,
+            r * (0.35 + 0.35 * abs(math.cos(yaw))),
+            0.14 * r,
+        )
         c.paint(a * (v > -0.2), brim * 0.95)
     u, v, dome = c.ellipse(cx, dome_cy, rx, ry)
     urim = np.clip((c.X - cx) / rx, -1, 1)
     below_rim = np.clip((rim_y + tilt * np.sqrt(1 - urim * urim) - c.Y) * 0.7, 0, 1)
-    shell = _shade(u, v, colour, light, rng.uniform(0.35, 0.55), spec=rng.uniform(0.35, 0.9), gloss=rng.uniform(12, 50))
+    shell = _shade(
+        u, v, colour, light, rng.uniform(0.35, 0.55), spec=rng.uniform(0.35, 0.9), gloss=rng.uniform(12, 50)
+    )
     ribs = [0.0] if rng.random() < 0.6 else ([0.0, -0.35, 0.35] if rng.random() < 0.5 else [])
     for offset in ribs:  # raised ridges front to back: light on one side, shade on the other
         centre = math.sin(yaw + offset) * np.sqrt(np.clip(1 - v * v, 0, 1))
         d = (u - centre) / 0.07
         rib = (np.abs(d) < 1) & (v < 0.2) & (math.cos(yaw + offset) > -0.2)
-        shell = np.where(rib[..., None], shell * (1 + 0.18 * np.sign(d) * np.sign(light[0] + 1e-3))[..., None], shell)
+        shell = np.where(
+            rib[..., None], shell * (1 + 0.18 * np.sign(d) * np.sign(light[0] + 1e-3))[..., None], shell
+        )
     c.paint(dome * below_rim, shell)
     if rng.random() < 0.35 and math.cos(yaw) > 0.3:  # a logo sticker on the front
         lx = cx + 0.6 * rx * math.sin(yaw)
         _, _, logo = c.ellipse(lx, rim_y - 0.35 * r, 0.18 * r * math.cos(yaw), 0.13 * r)
-        c.paint(logo * 0.9, _jitter(rng, rng.choice([(0.95, 0.95, 0.95), (0.8, 0.1, 0.1), (0.1, 0.2, 0.6)]), 0.03))
+        c.paint(
+            logo * 0.9, _jitter(rng, rng.choice([(0.95, 0.95, 0.95), (0.8, 0.1, 0.1), (0.1, 0.2, 0.6)]), 0.03)
+        )
 
 
 def _draw_cap(c, rng, light, cx, cy, r, yaw):
@@ -480,14 +598,21 @@ def _draw_cap(c, rng, light, cx, cy, r, yaw):
     u, v, a = c.ellipse(cx, crown_cy, 1.05 * r, 0.82 * r)
     urim = np.clip((c.X - cx) / (1.05 * r), -1, 1)
     a = a * np.clip((rim_y + 0.12 * r * np.sqrt(1 - urim * urim) - c.Y) * 0.7, 0, 1)
-    fabric = _shade(u, v, colour, light, 0.5, spec=0.04, gloss=5) * (1 + 0.05 * _noise(rng, c.n, 40, 40))[..., None]
+    fabric = (
+        _shade(u, v, colour, light, 0.5, spec=0.04, gloss=5)
+        * (1 + 0.05 * _noise(rng, c.n, 40, 40))[..., None]
+    )
     for offset in (-0.45, 0.45):  # panel seams
         seam = np.abs(u - math.sin(yaw + offset) * np.sqrt(np.clip(1 - v * v, 0, 1))) < 0.025
         fabric = np.where(seam[..., None], fabric * 0.75, fabric)
     c.paint(a, fabric)
     if math.cos(yaw) > -0.2:  # the visor sticks out towards where the face looks
-        u, v, a = c.ellipse(cx + 0.95 * r * math.sin(yaw), rim_y + 0.12 * r * math.cos(yaw) + 0.05 * r,
-                            r * (0.45 + 0.45 * abs(math.cos(yaw))), 0.2 * r)
+        u, v, a = c.ellipse(
+            cx + 0.95 * r * math.sin(yaw),
+            rim_y + 0.12 * r * math.cos(yaw) + 0.05 * r,
+            r * (0.45 + 0.45 * abs(math.cos(yaw))),
+            0.2 * r,
+        )
         c.paint(a, colour * (0.95 - 0.3 * np.clip(v, 0, 1))[..., None])
     _, _, button = c.ellipse(cx, crown_cy - 0.8 * r, 0.08 * r, 0.05 * r)
     c.paint(button, colour * 0.8)
@@ -499,7 +624,7 @@ def _draw_beanie(c, rng, light, cx, cy, r):
     u, v, a = c.ellipse(cx, cy - 0.3 * r, 1.08 * r, 1.02 * r)
     a = a * np.clip((rim_y - c.Y) * 0.7, 0, 1)
     knit = 0.85 + 0.15 * np.sin(c.X * rng.uniform(0.8, 1.4)) ** 2
-    cuff = (c.Y > rim_y - 0.3 * r)
+    cuff = c.Y > rim_y - 0.3 * r
     knit = np.where(cuff, 0.85 + 0.15 * np.sin(c.Y * 1.2) ** 2, knit)
     c.paint(a, _shade(u, v, colour, light, 0.5) * knit[..., None])
     if rng.random() < 0.3:  # pom-pom
@@ -510,19 +635,25 @@ def _draw_beanie(c, rng, light, cx, cy, r):
 def _draw_hood_front(c, rng, light, cx, cy, r, yaw, hood):
     u, v, a = c.ellipse(cx, cy - 0.08 * r, 1.42 * r, 1.42 * r)
     if math.cos(yaw) > -0.2:  # the face opening
-        _, _, hole = c.ellipse(cx + 0.55 * r * math.sin(yaw), cy + 0.18 * r,
-                               0.85 * r * (0.5 + 0.5 * abs(math.cos(yaw))), 1.0 * r)
+        _, _, hole = c.ellipse(
+            cx + 0.55 * r * math.sin(yaw), cy + 0.18 * r, 0.85 * r * (0.5 + 0.5 * abs(math.cos(yaw))), 1.0 * r
+        )
         a = a * (1 - hole)
     folds = 1 + 0.12 * _noise(rng, c.n, 6, 6) + 0.06 * _noise(rng, c.n, c.n / 3, c.n / 3)
     c.paint(a, _shade(u, v, hood, light, 0.5) * folds[..., None])
 
 
 def _draw_scarf(c, rng, light, cx, cy, r, yaw, towel):
-    colour = np.float32(0.92) * np.ones(3, np.float32) if towel else _jitter(rng, _FABRIC[rng.integers(len(_FABRIC))], 0.05)
+    colour = (
+        np.float32(0.92) * np.ones(3, np.float32)
+        if towel
+        else _jitter(rng, _FABRIC[rng.integers(len(_FABRIC))], 0.05)
+    )
     u, v, a = c.ellipse(cx, cy - 0.12 * r, 1.16 * r, 1.3 * r)
     if math.cos(yaw) > -0.2:
-        _, _, hole = c.ellipse(cx + 0.5 * r * math.sin(yaw), cy + 0.3 * r,
-                               0.78 * r * (0.5 + 0.5 * abs(math.cos(yaw))), 0.85 * r)
+        _, _, hole = c.ellipse(
+            cx + 0.5 * r * math.sin(yaw), cy + 0.3 * r, 0.78 * r * (0.5 + 0.5 * abs(math.cos(yaw))), 0.85 * r
+        )
         a = a * (1 - hole)
     if towel:  # hangs down to the shoulders, terry cloth texture
         _, _, tail = c.ellipse(cx, cy + 0.6 * r, 1.25 * r, 1.0 * r)
@@ -551,7 +682,10 @@ def _occlude(c, rng, light):
         x, w = rng.uniform(0, n), rng.uniform(0.03, 0.08) * n
         d = (c.X - x) / w
         colour = _jitter(rng, rng.choice([(0.6, 0.6, 0.6), (0.9, 0.5, 0.1), (0.2, 0.2, 0.2)]), 0.04)
-        c.paint((np.abs(d) < 1).astype(np.float32), colour * (0.6 + 0.5 * np.sqrt(np.clip(1 - d * d, 0, 1)))[..., None])
+        c.paint(
+            (np.abs(d) < 1).astype(np.float32),
+            colour * (0.6 + 0.5 * np.sqrt(np.clip(1 - d * d, 0, 1)))[..., None],
+        )
     elif kind == 1:  # another worker's shoulder at the edge
         side = rng.choice([-0.1, 1.1])
         u, v, a = c.ellipse(side * n, rng.uniform(0.6, 1.0) * n, 0.35 * n, 0.5 * n)

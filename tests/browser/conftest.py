@@ -30,8 +30,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "_artifacts"
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; the Makefile installs it if missing
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SERVER_START_S = 90  # a cold JupyterLab start on a busy 2-core machine takes 5-30 s
 NO_NEWS = {"fetchNews": "false", "checkForUpdates": False}  # no "news" pop-up over the notebook
 
@@ -62,27 +68,49 @@ def jupyter_lab(tmp_path_factory):
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps(NO_NEWS))
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "FTKIT_PROFILE": "smoke", "HF_HUB_OFFLINE": "1", "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    env = {
+        **os.environ,
+        "FTKIT_PROFILE": "smoke",
+        "HF_HUB_OFFLINE": "1",
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     log = open(root / "server.log", "w")
     server = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'work'}",
-         f"--LabApp.user_settings_dir={root / 'user-settings'}", f"--LabApp.workspaces_dir={root / 'workspaces'}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root,
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root / 'work'}",
+            f"--LabApp.user_settings_dir={root / 'user-settings'}",
+            f"--LabApp.workspaces_dir={root / 'workspaces'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=root,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited with code {server.returncode}:\n{(root / 'server.log').read_text()[-3000:]}")
+                pytest.fail(
+                    f"JupyterLab exited with code {server.returncode}:\n{(root / 'server.log').read_text()[-3000:]}"
+                )
             try:
                 urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer within {SERVER_START_S} s:\n{(root / 'server.log').read_text()[-3000:]}")
+                    pytest.fail(
+                        f"JupyterLab did not answer within {SERVER_START_S} s:\n{(root / 'server.log').read_text()[-3000:]}"
+                    )
                 time.sleep(0.5)
         yield base, token, root / "work"
     finally:
@@ -98,7 +126,9 @@ def jupyter_lab(tmp_path_factory):
 
 
 def _api(base: str, token: str, method: str, path: str):
-    request = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {token}"})
+    request = urllib.request.Request(
+        f"{base}{path}", method=method, headers={"Authorization": f"token {token}"}
+    )
     with urllib.request.urlopen(request, timeout=30) as answer:
         body = answer.read()
     return json.loads(body) if body else None

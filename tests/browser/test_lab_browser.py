@@ -27,7 +27,13 @@ import pytest
 ARTIFACTS = Path(__file__).resolve().parents[1] / "_artifacts"  # ignored by git
 STEP_S = 90  # one Train or Compare press in the smoke profile takes seconds; a busy machine a minute
 # Widget classes printed instead of drawn when the widget manager is missing.
-TEXT_FALLBACKS = ("IntSlider(value=", "VBox(children=", "FloatLogSlider(value=", "Dropdown(options=", "Button(description=")
+TEXT_FALLBACKS = (
+    "IntSlider(value=",
+    "VBox(children=",
+    "FloatLogSlider(value=",
+    "Dropdown(options=",
+    "Button(description=",
+)
 
 
 @dataclass(frozen=True)
@@ -43,11 +49,18 @@ class Lesson:
 
 FREEZE_LABS = [
     # Smaller sweep and image cap than smoke's own: the lesson still runs every cell, in half the time.
-    Lesson("02_freeze_lr_lab.ipynb", 240, "\nMAX_IMAGES = 16\nSWEEP_DEPTHS = [0]\nSWEEP_LRS = [1e-3, 1e-2]\n"),
+    Lesson(
+        "02_freeze_lr_lab.ipynb", 240, "\nMAX_IMAGES = 16\nSWEEP_DEPTHS = [0]\nSWEEP_LRS = [1e-3, 1e-2]\n"
+    ),
     Lesson("03_bert_sentiment.ipynb", 300),
 ]
 LORA_LESSON = Lesson("04_qwen_lora.ipynb", 300)
-WIDGET_MARKERS = ("ipywidgets", "freeze_lab", "FreezeLab", "LoraPanel")  # code that puts a widget panel in a lesson
+WIDGET_MARKERS = (
+    "ipywidgets",
+    "freeze_lab",
+    "FreezeLab",
+    "LoraPanel",
+)  # code that puts a widget panel in a lesson
 
 
 # ---- helpers: any lesson ---------------------------------------------------------------------
@@ -80,7 +93,9 @@ def _wait_until(page, predicate, timeout_s: float, what: str, poll_s: float = 0.
 def _all_cells_done(notebook) -> bool:
     """Every code cell has run ('[n]:' prompts, none '[*]:') and the kernel is idle."""
     # textContent, not innerText: JupyterLab does not render cells scrolled out of view.
-    prompts = notebook.locator(".jp-CodeCell .jp-InputArea-prompt").evaluate_all("els => els.map(e => e.textContent)")
+    prompts = notebook.locator(".jp-CodeCell .jp-InputArea-prompt").evaluate_all(
+        "els => els.map(e => e.textContent)"
+    )
     if not prompts or any("*" in p or not re.search(r"\d", p) for p in prompts):
         return False
     return _kernel_idle(notebook.page)
@@ -100,20 +115,28 @@ def _open_and_run_all(page, jupyter_lab, lesson: Lesson):
     base, token, root = jupyter_lab
     _add_parameters(root / "notebooks" / lesson.notebook, lesson.parameters)
     # A workspace of its own (reset): JupyterLab would otherwise reopen the previous test's notebook.
-    page.goto(f"{base}/lab/workspaces/browser-{lesson.short}/tree/notebooks/{lesson.notebook}?reset&token={token}")
+    page.goto(
+        f"{base}/lab/workspaces/browser-{lesson.short}/tree/notebooks/{lesson.notebook}?reset&token={token}"
+    )
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
     notebook.locator(".jp-Cell").first.wait_for(timeout=90_000)
     _wait_until(page, lambda: _kernel_idle(page), 90, f"the kernel of {lesson.notebook} to start")
 
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-    _wait_until(page, lambda: _all_cells_done(notebook), lesson.run_all_s, f"all cells of {lesson.notebook} to finish")
-    errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Traceback")
+    _wait_until(
+        page, lambda: _all_cells_done(notebook), lesson.run_all_s, f"all cells of {lesson.notebook} to finish"
+    )
+    errors = notebook.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Traceback"
+    )
     assert errors.count() == 0, f"a cell of {lesson.notebook} raised: {errors.first.inner_text()[:800]}"
 
     text = notebook.text_content()
     for fallback in TEXT_FALLBACKS:
-        assert fallback not in text, f"{lesson.notebook}: widget shown as text {fallback!r} (is the widget manager missing?)"
+        assert fallback not in text, (
+            f"{lesson.notebook}: widget shown as text {fallback!r} (is the widget manager missing?)"
+        )
     return notebook
 
 
@@ -135,7 +158,9 @@ def test_every_widget_lesson_is_driven_here():
     notebooks = Path(__file__).resolve().parents[2] / "notebooks"
     with_widgets = set()
     for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
-        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        code = "\n".join(
+            "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
+        )
         if any(marker in code for marker in WIDGET_MARKERS):
             with_widgets.add(path.name)
     assert with_widgets == {lesson.notebook for lesson in [*FREEZE_LABS, LORA_LESSON]}
@@ -147,7 +172,9 @@ def test_freeze_lab_in_jupyterlab(jupyter_lab, page, lesson):
     notebook = _open_and_run_all(page, jupyter_lab, lesson)
     lab = notebook.locator(".ftkit-lab").first
     lab.wait_for(state="attached", timeout=30_000)
-    assert lab.locator(".widget-slider").count() >= 2, "the freeze-depth and learning-rate sliders are missing"
+    assert lab.locator(".widget-slider").count() >= 2, (
+        "the freeze-depth and learning-rate sliders are missing"
+    )
     lab.scroll_into_view_if_needed()
     _shot(page, f"{lesson.short}-1-after-run-all.png")
 
@@ -160,8 +187,12 @@ def test_freeze_lab_in_jupyterlab(jupyter_lab, page, lesson):
     handle = lab.locator(".widget-slider .noUi-handle").first
     handle.focus()
     handle.press(key)
-    _wait_until(page, lambda: f"freeze depth {new_depth} of {top}" in readout.inner_text(), 30,
-                f"the readout to show freeze depth {new_depth}")
+    _wait_until(
+        page,
+        lambda: f"freeze depth {new_depth} of {top}" in readout.inner_text(),
+        30,
+        f"the readout to show freeze depth {new_depth}",
+    )
     _shot(page, f"{lesson.short}-2-after-slider.png")
 
     # Press Train: one more row in the runs table, with the new depth, and a new curve plot.
@@ -171,9 +202,15 @@ def test_freeze_lab_in_jupyterlab(jupyter_lab, page, lesson):
     assert before, "the runs table should already hold the notebook's own runs"
     image_before = image.get_attribute("src") if image.count() else None
     lab.locator("button", has_text=re.compile(r"^\s*Train\s*$")).first.click()
-    _wait_until(page, lambda: runs.locator("table").first.locator("tbody tr").count() == len(before) + 1, STEP_S,
-                "a new row in the runs table")
-    _wait_until(page, lambda: image.count() and image.get_attribute("src") != image_before, STEP_S, "a new curve plot")
+    _wait_until(
+        page,
+        lambda: runs.locator("table").first.locator("tbody tr").count() == len(before) + 1,
+        STEP_S,
+        "a new row in the runs table",
+    )
+    _wait_until(
+        page, lambda: image.count() and image.get_attribute("src") != image_before, STEP_S, "a new curve plot"
+    )
     message = lab.locator(".ftkit-message").first.inner_text()
     assert "Error" not in message, message
     assert f"#{len(before) + 1} depth {new_depth}" in message, message
@@ -190,7 +227,9 @@ def test_freeze_lab_in_jupyterlab(jupyter_lab, page, lesson):
 def test_lora_panel_in_jupyterlab(jupyter_lab, page):
     short = LORA_LESSON.short
     notebook = _open_and_run_all(page, jupyter_lab, LORA_LESSON)
-    compare_button = page.locator("button", has_text="Compare base vs tuned")  # `has=` needs a page-relative locator
+    compare_button = page.locator(
+        "button", has_text="Compare base vs tuned"
+    )  # `has=` needs a page-relative locator
     compare = notebook.locator(compare_button).first
     compare.wait_for(state="attached", timeout=30_000)
     # The panel: the (outermost, so first) widget box that holds the Compare button.
@@ -205,10 +244,16 @@ def test_lora_panel_in_jupyterlab(jupyter_lab, page):
     rank.select_option("4")
     status = panel.locator(".widget-html").first
     panel.locator("button", has_text=re.compile(r"^\s*Train\s*$")).first.click()
-    _wait_until(page, lambda: "Done in" in status.inner_text() or "Stopped" in status.inner_text(), STEP_S,
-                "the LoRA run to finish")
+    _wait_until(
+        page,
+        lambda: "Done in" in status.inner_text() or "Stopped" in status.inner_text(),
+        STEP_S,
+        "the LoRA run to finish",
+    )
     assert "Done in" in status.inner_text(), status.inner_text()
-    assert "LoRA r=4," in panel.text_content(), "the run did not use the rank chosen in the panel"  # train_sft's line
+    assert "LoRA r=4," in panel.text_content(), (
+        "the run did not use the rank chosen in the panel"
+    )  # train_sft's line
     assert panel.locator(".widget-output img").count() >= 1, "the live curves were not drawn"
     _wait_until(page, lambda: compare.is_enabled(), 10, "Compare to be enabled after training")
     _shot(page, f"{short}-2-after-train.png")
@@ -218,8 +263,12 @@ def test_lora_panel_in_jupyterlab(jupyter_lab, page):
     panel.locator("textarea").fill(prompt)
     compare.click()
     answers = panel.locator(".widget-output", has=page.locator("table")).last
-    _wait_until(page, lambda: answers.count() and answers.locator("table tbody tr").count() == 1, STEP_S,
-                "the base vs tuned answers table")
+    _wait_until(
+        page,
+        lambda: answers.count() and answers.locator("table tbody tr").count() == 1,
+        STEP_S,
+        "the base vs tuned answers table",
+    )
     row = _table(answers)[0]
     assert {"prompt", "base", "tuned"} <= set(row), row
     assert "A ladder leans against a live power line." in row["prompt"], row

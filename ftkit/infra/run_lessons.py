@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["lesson_notebooks", "run_lessons"]
 
@@ -20,7 +20,9 @@ def lesson_notebooks(notebooks_dir: Path, only=None) -> list[Path]:
     if only:
         books = [p for p in books if any(p.name.startswith(o) for o in only)]
     if not books:
-        raise ConfigError(f"No lesson notebooks found in {notebooks_dir} (filter: {only}). Check the folder name.")
+        raise ConfigError(
+            f"No lesson notebooks found in {notebooks_dir} (filter: {only}). Check the folder name."
+        )
     return books
 
 
@@ -39,9 +41,12 @@ def run_lessons(notebooks_dir: Path, out_dir: Path, profile: str = "default", on
         print(f"== {nb.name} (profile {profile}) -> {lesson_out}", flush=True)
         start = time.time()
         pm.execute_notebook(
-            str(nb), str(lesson_out / nb.name), cwd=str(nb.parent),
+            str(nb),
+            str(lesson_out / nb.name),
+            cwd=str(nb.parent),
             parameters={"PROFILE": profile, "OUTPUT_DIR": str(lesson_out)},
-            progress_bar=False, kernel_name="python3",
+            progress_bar=False,
+            kernel_name="python3",
         )
         print(f"   done in {time.time() - start:.0f} s", flush=True)
     return results_table(out_dir)
@@ -68,8 +73,9 @@ def refresh_checked_outputs(notebook: Path, profile: str = "smoke", timeout: int
     old_env = os.environ.get("FTKIT_PROFILE")
     os.environ["FTKIT_PROFILE"] = profile
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
+        NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+        ).execute()
     finally:
         if old_env is None:
             os.environ.pop("FTKIT_PROFILE", None)

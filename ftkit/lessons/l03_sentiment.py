@@ -2,7 +2,7 @@
 
     recipe = TextRecipe(epochs=3, lr=5e-5)
     run = train_text(model, tokenizer, ds, recipe, label="full fine-tuning", output_dir=out)
-    run.row()                               # label, trainable, time_s, val_f1, ...
+    run.row()                               # label, trainable, time_s, val_f1_macro, ...
 
     table, runs = compare_freezing(make_model, tokenizer, ds, recipe, output_dir=out)
     opt = layerwise_optimizer(model, head_lr=5e-4, encoder_lr=1e-5)   # Trainer(optimizers=(opt, None))
@@ -19,7 +19,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
-from .compat import ensure_torchvision
+from ..infra.compat import ensure_torchvision
 
 ensure_torchvision()  # transformers imports torchvision when installed (see ftkit/compat.py)
 
@@ -28,10 +28,10 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments  # noqa: E402
 
-from .errors import ConfigError  # noqa: E402
-from .freeze import freeze, max_depth, param_groups, trainable_summary, unfreeze  # noqa: E402
-from .hf import HistoryCallback, classification_metrics, release_training_memory  # noqa: E402
-from .runtime import oom_guard  # noqa: E402
+from ..errors import ConfigError  # noqa: E402
+from ..freeze import freeze, max_depth, param_groups, trainable_summary, unfreeze  # noqa: E402
+from ..hf import HistoryCallback, classification_metrics, release_training_memory  # noqa: E402
+from ..infra.runtime import oom_guard  # noqa: E402
 
 __all__ = [
     "is_chinese",
@@ -55,7 +55,9 @@ __all__ = [
 
 
 # ---- which model reads these texts ------------------------------------------------------------
-CHINESE_SHARE = 0.3  # Chinese reviews are mostly ideographs; English text with a quoted Chinese word is far below
+CHINESE_SHARE = (
+    0.3  # Chinese reviews are mostly ideographs; English text with a quoted Chinese word is far below
+)
 
 
 def is_chinese(texts, sample: int = 200) -> bool:
@@ -78,7 +80,9 @@ def text_model_for(texts, profile, model=None):
         return model
     name = getattr(profile, "name", profile)
     if name != "smoke" and is_chinese(texts):
-        print("Chinese text: asking for bert-base-chinese (an English vocabulary reads most Chinese characters as [UNK])")
+        print(
+            "Chinese text: asking for bert-base-chinese (an English vocabulary reads most Chinese characters as [UNK])"
+        )
         return "bert-base-chinese"
     return None
 
@@ -88,17 +92,41 @@ def text_model_for(texts, profile, model=None):
 class TextRecipe:
     """The lesson's Trainer settings, in one place so every comparison uses the same ones."""
 
-    epochs: int = field(default=3, metadata={"help": "passes over the training split (few: small data overfits fast)"})
-    lr: float = field(default=5e-5, metadata={"help": "peak learning rate; 2e-5..5e-5 is the usual range for BERT"})
-    batch_size: int = field(default=16, metadata={"help": "texts per step; 16 fits a 2-core CPU and small GPUs"})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW decoupled weight decay (BERT's own value)"})
-    warmup: float = field(default=0.1, metadata={"help": "share of steps with a rising LR (a float < 1 is a ratio in transformers 5)"})
-    label_smoothing: float = field(default=0.0, metadata={"help": "0 = plain cross-entropy; 0.1 softens over-confident targets"})
-    patience: int | None = field(default=None, metadata={"help": "EarlyStoppingCallback patience in epochs; None = no early stopping"})
-    seed: int = field(default=0, metadata={"help": "Trainer seed (data order, dropout): same seed, same numbers on CPU"})
-    logging_steps: int = field(default=5, metadata={"help": "log the training loss every N steps (the curve's resolution)"})
-    group_by_length: bool = field(default=False, metadata={"help": "batch texts of similar length together: less padding, "
-                                                                  "faster when lengths vary a lot (large data sets)"})
+    epochs: int = field(
+        default=3, metadata={"help": "passes over the training split (few: small data overfits fast)"}
+    )
+    lr: float = field(
+        default=5e-5, metadata={"help": "peak learning rate; 2e-5..5e-5 is the usual range for BERT"}
+    )
+    batch_size: int = field(
+        default=16, metadata={"help": "texts per step; 16 fits a 2-core CPU and small GPUs"}
+    )
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW decoupled weight decay (BERT's own value)"}
+    )
+    warmup: float = field(
+        default=0.1,
+        metadata={"help": "share of steps with a rising LR (a float < 1 is a ratio in transformers 5)"},
+    )
+    label_smoothing: float = field(
+        default=0.0, metadata={"help": "0 = plain cross-entropy; 0.1 softens over-confident targets"}
+    )
+    patience: int | None = field(
+        default=None, metadata={"help": "EarlyStoppingCallback patience in epochs; None = no early stopping"}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Trainer seed (data order, dropout): same seed, same numbers on CPU"}
+    )
+    logging_steps: int = field(
+        default=5, metadata={"help": "log the training loss every N steps (the curve's resolution)"}
+    )
+    group_by_length: bool = field(
+        default=False,
+        metadata={
+            "help": "batch texts of similar length together: less padding, "
+            "faster when lengths vary a lot (large data sets)"
+        },
+    )
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -114,15 +142,21 @@ class TextRecipe:
         if self.weight_decay < 0:
             raise ConfigError(f"TextRecipe.weight_decay must be >= 0, got {self.weight_decay!r}.")
         if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
-            raise ConfigError(f"TextRecipe.patience must be a positive integer or None, got {self.patience!r}.")
+            raise ConfigError(
+                f"TextRecipe.patience must be a positive integer or None, got {self.patience!r}."
+            )
         if not isinstance(self.group_by_length, bool):
-            raise ConfigError(f"TextRecipe.group_by_length must be True or False, got {self.group_by_length!r}.")
+            raise ConfigError(
+                f"TextRecipe.group_by_length must be True or False, got {self.group_by_length!r}."
+            )
 
-    def replace(self, **changes) -> "TextRecipe":
+    def replace(self, **changes) -> TextRecipe:
         """A copy with some settings changed (validated again)."""
         unknown = [k for k in changes if k not in self.__dataclass_fields__]
         if unknown:
-            raise ConfigError(f"TextRecipe has no setting {unknown[0]!r}. Known: {', '.join(self.__dataclass_fields__)}.")
+            raise ConfigError(
+                f"TextRecipe has no setting {unknown[0]!r}. Known: {', '.join(self.__dataclass_fields__)}."
+            )
         return TextRecipe(**{**asdict(self), **changes})
 
 
@@ -145,12 +179,12 @@ def training_args(recipe: TextRecipe, output_dir, **overrides) -> TrainingArgume
         # "group_by_length": shuffled groups of ~50 batches, each sorted by length (was `group_by_length=True` before 5)
         train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
         label_smoothing_factor=recipe.label_smoothing,
-        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.46
+        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.41
         save_strategy="epoch" if keep_best else "no",
         save_total_limit=1 if keep_best else None,  # the best checkpoint (and the last) only
         save_only_model=True,  # no optimizer state on disk: half the size, cannot resume (fine here)
         load_best_model_at_end=keep_best,
-        metric_for_best_model="f1",
+        metric_for_best_model="f1_macro",
         greater_is_better=True,
         logging_steps=recipe.logging_steps,
         seed=recipe.seed,
@@ -179,14 +213,33 @@ class TextRun:
 
     def row(self) -> dict:
         m = self.metrics
-        return {"run": self.label, "trainable": self.trainable, "trainable %": round(100 * self.trainable / self.total, 2),
-                "time_s": round(self.time_s, 1), "epochs run": len(self.history),
-                "val_accuracy": m.get("eval_accuracy"), "val_f1": m.get("eval_f1")}
+        return {
+            "run": self.label,
+            "trainable": self.trainable,
+            "trainable %": round(100 * self.trainable / self.total, 2),
+            "time_s": round(self.time_s, 1),
+            "epochs run": len(self.history),
+            "val_accuracy": m.get("eval_accuracy"),
+            "val_f1_macro": m.get("eval_f1_macro"),
+        }
 
 
-def train_text(model, tokenizer, ds, recipe: TextRecipe, label: str, output_dir, *, optimizer=None,
-               trainer_cls=Trainer, callbacks=(), live: bool = False, args_overrides: dict | None = None,
-               keep_trainer: bool = True, **trainer_kwargs) -> TextRun:
+def train_text(
+    model,
+    tokenizer,
+    ds,
+    recipe: TextRecipe,
+    label: str,
+    output_dir,
+    *,
+    optimizer=None,
+    trainer_cls=Trainer,
+    callbacks=(),
+    live: bool = False,
+    args_overrides: dict | None = None,
+    keep_trainer: bool = True,
+    **trainer_kwargs,
+) -> TextRun:
     """Fine-tune `model` on `ds["train"]`, evaluating on `ds["validation"]` every epoch.
 
     `optimizer`: a ready optimizer (e.g. `layerwise_optimizer(model)`), passed to the Trainer
@@ -199,11 +252,13 @@ def train_text(model, tokenizer, ds, recipe: TextRecipe, label: str, output_dir,
     """
     from transformers import EarlyStoppingCallback, PrinterCallback
 
-    from .plots import LivePlot
+    from ..plots import LivePlot
 
     for split in ("train", "validation"):
         if split not in ds:
-            raise ConfigError(f"train_text needs a {split!r} split; got {list(ds)}. Use TextData.to_hf(tokenizer).")
+            raise ConfigError(
+                f"train_text needs a {split!r} split; got {list(ds)}. Use TextData.to_hf(tokenizer)."
+            )
     record = HistoryCallback(*([LivePlot()] if live else []), label=label)
     cbs = [record, *callbacks]
     if recipe.patience is not None:
@@ -220,7 +275,9 @@ def train_text(model, tokenizer, ds, recipe: TextRecipe, label: str, output_dir,
         optimizers=(optimizer, None),
         **trainer_kwargs,
     )
-    trainer.remove_callback(PrinterCallback)  # with disable_tqdm it prints every log dict; the History keeps them
+    trainer.remove_callback(
+        PrinterCallback
+    )  # with disable_tqdm it prints every log dict; the History keeps them
     summary = trainable_summary(model)
     start = time.perf_counter()
     with oom_guard(batch_size=recipe.batch_size):  # a GPU out-of-memory error becomes one line of advice
@@ -228,8 +285,15 @@ def train_text(model, tokenizer, ds, recipe: TextRecipe, label: str, output_dir,
     elapsed = time.perf_counter() - start
     release_training_memory(trainer)  # the model stays; its AdamW state and gradients go
     metrics = trainer.evaluate()
-    return TextRun(label, record.history, metrics, elapsed, summary.trainable, summary.total,
-                   trainer if keep_trainer else None)
+    return TextRun(
+        label,
+        record.history,
+        metrics,
+        elapsed,
+        summary.trainable,
+        summary.total,
+        trainer if keep_trainer else None,
+    )
 
 
 def classifier_from_encoder(model, folder, id2label: dict):
@@ -241,10 +305,12 @@ def classifier_from_encoder(model, folder, id2label: dict):
     """
     from transformers import AutoModelForSequenceClassification
 
-    from .io import save_pretrained
+    from ..infra.io import save_pretrained
 
     save_pretrained(folder, model.base_model, overwrite=True)
-    labels = dict(num_labels=len(id2label), id2label=dict(id2label), label2id={v: k for k, v in id2label.items()})
+    labels = dict(
+        num_labels=len(id2label), id2label=dict(id2label), label2id={v: k for k, v in id2label.items()}
+    )
     return AutoModelForSequenceClassification.from_pretrained(str(folder), output_loading_info=True, **labels)
 
 
@@ -291,8 +357,13 @@ def all_params_optimizer(model, lr: float, weight_decay: float = 0.01, **group_k
     return torch.optim.AdamW(groups, lr=lr)
 
 
-def layerwise_optimizer(model, head_lr: float = 5e-4, encoder_lr: float = 1e-5, layer_decay: float = 1.0,
-                        weight_decay: float = 0.01) -> torch.optim.AdamW:
+def layerwise_optimizer(
+    model,
+    head_lr: float = 5e-4,
+    encoder_lr: float = 1e-5,
+    layer_decay: float = 1.0,
+    weight_decay: float = 0.01,
+) -> torch.optim.AdamW:
     """AdamW with a large LR for the new head and a small one for the pretrained encoder.
 
     `layer_decay` < 1 also shrinks the LR block by block going down (e.g. 0.8).
@@ -300,8 +371,13 @@ def layerwise_optimizer(model, head_lr: float = 5e-4, encoder_lr: float = 1e-5, 
     """
     if not (0 < encoder_lr <= head_lr):
         raise ConfigError(f"encoder_lr ({encoder_lr}) should be positive and at most head_lr ({head_lr}).")
-    groups = param_groups(model, head_lr, backbone_lr_mult=encoder_lr / head_lr, layer_decay=layer_decay,
-                          weight_decay=weight_decay)
+    groups = param_groups(
+        model,
+        head_lr,
+        backbone_lr_mult=encoder_lr / head_lr,
+        layer_decay=layer_decay,
+        weight_decay=weight_decay,
+    )
     return torch.optim.AdamW(groups, lr=head_lr)
 
 
@@ -321,8 +397,16 @@ def freezing_strategies(model, frozen_layers: int = 3) -> dict:
     }
 
 
-def compare_freezing(make_model, tokenizer, ds, recipe: TextRecipe, output_dir, frozen_layers: int = 3,
-                     head_only_lr: float = 1e-3, blocks_per_epoch: int = 2):
+def compare_freezing(
+    make_model,
+    tokenizer,
+    ds,
+    recipe: TextRecipe,
+    output_dir,
+    frozen_layers: int = 3,
+    head_only_lr: float = 1e-3,
+    blocks_per_epoch: int = 2,
+):
     """Train one fresh model per freezing strategy with the same recipe; return (table, runs).
 
     `make_model()` must return a fresh, identically initialised model each time.
@@ -343,12 +427,23 @@ def compare_freezing(make_model, tokenizer, ds, recipe: TextRecipe, output_dir, 
         else:
             freeze(model, depth)
             lr = head_only_lr if depth == 0 else recipe.lr
-        run = train_text(model, tokenizer, ds, recipe.replace(lr=lr), name, f"{output_dir}/{len(runs)}",
-                         optimizer=optimizer, callbacks=callbacks, keep_trainer=False)
+        run = train_text(
+            model,
+            tokenizer,
+            ds,
+            recipe.replace(lr=lr),
+            name,
+            f"{output_dir}/{len(runs)}",
+            optimizer=optimizer,
+            callbacks=callbacks,
+            keep_trainer=False,
+        )
         row = run.row()
         row["lr"] = lr
         if depth is None:
-            row["trainable"] = f"{run.trainable:,} -> {sum(p.numel() for p in model.parameters() if p.requires_grad):,}"
+            row["trainable"] = (
+                f"{run.trainable:,} -> {sum(p.numel() for p in model.parameters() if p.requires_grad):,}"
+            )
             row["trainable %"] = "grows"
         rows.append(row)
         runs.append(run)
@@ -377,15 +472,27 @@ def predict_proba(model, tokenizer, texts, batch_size: int = 64, max_length: int
     model.eval()
     out = []
     for i in range(0, len(texts), batch_size):
-        batch = tokenizer(texts[i:i + batch_size], truncation=True, max_length=max_length, padding=True,
-                          return_tensors="pt").to(device)
+        batch = tokenizer(
+            texts[i : i + batch_size],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        ).to(device)
         out.append(torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy())
     model.train(was_training)
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels))
 
 
-def time_padding(model, tokenizer, texts, max_length: int = 512, batch_size: int = 16, max_batches: int | None = None,
-                 train_step: bool = True) -> dict:
+def time_padding(
+    model,
+    tokenizer,
+    texts,
+    max_length: int = 512,
+    batch_size: int = 16,
+    max_batches: int | None = None,
+    train_step: bool = True,
+) -> dict:
     """Texts per second with dynamic padding vs padding every text to `max_length`.
 
     `train_step=True` times forward + backward (what fine-tuning pays); gradients are thrown
@@ -393,17 +500,23 @@ def time_padding(model, tokenizer, texts, max_length: int = 512, batch_size: int
     each, and their ratio.
     """
     texts = [str(t) for t in texts]
-    batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)][:max_batches]
+    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)][:max_batches]
     if not batches:
         raise ConfigError("time_padding got no texts. Pass a list of strings.")
     collator = DataCollatorWithPadding(tokenizer)
     result = {}
     for mode in ("dynamic", "max_length"):
         if mode == "dynamic":
-            encoded = [collator([tokenizer(t, truncation=True, max_length=max_length) for t in b]) for b in batches]
+            encoded = [
+                collator([tokenizer(t, truncation=True, max_length=max_length) for t in b]) for b in batches
+            ]
         else:
-            encoded = [tokenizer(b, truncation=True, max_length=max_length, padding="max_length", return_tensors="pt")
-                       for b in batches]
+            encoded = [
+                tokenizer(
+                    b, truncation=True, max_length=max_length, padding="max_length", return_tensors="pt"
+                )
+                for b in batches
+            ]
         model.train(train_step)
         start = time.perf_counter()
         for batch in encoded:
@@ -430,9 +543,17 @@ def lora_seq_cls(model, r: int = 8, alpha: int = 16, dropout: float = 0.1, targe
     """
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(task_type="SEQ_CLS", r=r, lora_alpha=alpha, lora_dropout=dropout,
-                        target_modules=list(target_modules), modules_to_save=["classifier"])
-    with warnings.catch_warnings():  # PEFT 0.21 calls a transformers method deprecated in 5.x: noise for a learner
+    config = LoraConfig(
+        task_type="SEQ_CLS",
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=list(target_modules),
+        modules_to_save=["classifier"],
+    )
+    with (
+        warnings.catch_warnings()
+    ):  # PEFT 0.21 calls a transformers method deprecated in 5.x: noise for a learner
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         return get_peft_model(model, config)
 
@@ -444,7 +565,9 @@ def load_lora_seq_cls(base_model, adapter_folder):
     from peft import PeftModel
 
     if not (Path(adapter_folder) / "adapter_config.json").is_file():
-        raise ConfigError(f"{str(adapter_folder)!r} has no adapter_config.json. Pass the folder written by save_pretrained.")
+        raise ConfigError(
+            f"{str(adapter_folder)!r} has no adapter_config.json. Pass the folder written by save_pretrained."
+        )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         return PeftModel.from_pretrained(base_model, str(adapter_folder)).eval()

@@ -1,6 +1,6 @@
 """The freeze-depth x learning-rate lab: a widget panel that only *produces a config*.
 
-    from ftkit.widgets import freeze_lab
+    from ftkit.lessons.l02_freeze_lab import freeze_lab
     lab = freeze_lab(loaded, data)        # loaded = ftkit.load_vision(...), data = ftkit.load_image_folder(...)
     lab                                   # sliders, Train and Sweep buttons, curves, runs table, heatmap
     lab.run()                             # the same as pressing Train (also works headless)
@@ -39,13 +39,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .callbacks import Callback
-from .config import TrainConfig
-from .diagnose import diagnose
-from .errors import ConfigError, DataError, FtkitError
-from .freeze import freeze, max_depth, trainable_summary
-from .history import History
-from .train import evaluate, fit
+from ..callbacks import Callback
+from ..config import TrainConfig
+from ..diagnose import diagnose
+from ..errors import ConfigError, DataError, FtkitError
+from ..freeze import freeze, max_depth, trainable_summary
+from ..history import History
+from ..train import evaluate, fit
 
 __all__ = [
     "LabConfig",
@@ -62,9 +62,15 @@ LR_RANGE = (1e-5, 1e-1)  # below 1e-5 nothing moves in a few epochs; above 1e-1 
 BACKBONE_MULTS = (1.0, 0.3, 0.1, 0.03, 0.01)  # 0.1 is the seed recipe: pretrained layers learn 10x slower
 MAX_EPOCHS = 30  # a classroom run should finish while people watch
 DEFAULT_SWEEP_LRS = "1e-4, 1e-3, 1e-2"  # three decades: too small, about right, too big for a head
-TABLE_FORMATS = {"lr": "{:g}", "backbone x": "{:g}", "trainable": "{:,}", "val_accuracy": "{:.3f}",
-                 "val_loss": "{:.4f}", "time_s": "{:.1f}"}  # 1e-05, not 0.0000; 4,593,154, not 4593154
-METRICS = ("accuracy", "f1")  # what every lab run records on validation (and the test evaluation)
+TABLE_FORMATS = {
+    "lr": "{:g}",
+    "backbone x": "{:g}",
+    "trainable": "{:,}",
+    "val_accuracy": "{:.3f}",
+    "val_loss": "{:.4f}",
+    "time_s": "{:.1f}",
+}  # 1e-05, not 0.0000; 4,593,154, not 4593154
+METRICS = ("accuracy", "f1_macro")  # what every lab run records on validation (and the test evaluation)
 
 
 # =========================================================================================
@@ -103,17 +109,26 @@ class LabConfig:
 
     def __post_init__(self):
         if not isinstance(self.depth, int) or isinstance(self.depth, bool) or self.depth < 0:
-            raise ConfigError(f"Freeze depth must be a whole number >= 0, got {self.depth!r}. Use 0 for head only.")
+            raise ConfigError(
+                f"Freeze depth must be a whole number >= 0, got {self.depth!r}. Use 0 for head only."
+            )
         if not isinstance(self.augment, bool):
             raise ConfigError(f"augment must be True or False, got {self.augment!r}.")
         if isinstance(self.lr, (int, float)) and not isinstance(self.lr, bool) and self.lr > 1:
-            raise ConfigError(f"lr={self.lr!r} is far too large for fine-tuning. Use a value between 1e-5 and 1e-1.")
+            raise ConfigError(
+                f"lr={self.lr!r} is far too large for fine-tuning. Use a value between 1e-5 and 1e-1."
+            )
         self.train_config()  # TrainConfig checks lr, multiplier, epochs, batch size and seed
 
     def train_config(self) -> TrainConfig:
         """The `TrainConfig` that `ftkit.fit` receives (freeze depth is applied by the runner)."""
-        return TrainConfig(lr=self.lr, backbone_lr_mult=self.backbone_lr_mult, epochs=self.epochs,
-                           batch_size=self.batch_size, seed=self.seed)
+        return TrainConfig(
+            lr=self.lr,
+            backbone_lr_mult=self.backbone_lr_mult,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            seed=self.seed,
+        )
 
     @property
     def label(self) -> str:
@@ -138,12 +153,16 @@ def parse_grid(text, kind=float, what: str = "values") -> list:
             number = float(item)
             value = int(number) if kind is int else number
         except (TypeError, ValueError):
-            raise ConfigError(f"Cannot read {item!r} in the {what} {text!r}. Write numbers separated by commas, e.g. 1e-4, 1e-3.") from None
+            raise ConfigError(
+                f"Cannot read {item!r} in the {what} {text!r}. Write numbers separated by commas, e.g. 1e-4, 1e-3."
+            ) from None
         if kind is int and number != int(number):
             raise ConfigError(f"The {what} must be whole numbers, got {item!r}. Write e.g. 0, 1, 2.")
         values.append(value)
     if not values:
-        raise ConfigError(f"The {what} are empty. Write at least one number, e.g. {'0, 1' if kind is int else '1e-3'}.")
+        raise ConfigError(
+            f"The {what} are empty. Write at least one number, e.g. {'0, 1' if kind is int else '1e-3'}."
+        )
     return list(dict.fromkeys(values))  # drop repeats, keep the order
 
 
@@ -163,14 +182,20 @@ class Runner:
     def __init__(self, loaded, name: str | None = None):
         model = getattr(loaded, "model", loaded)
         if not isinstance(model, torch.nn.Module):
-            raise ConfigError(f"The lab needs a loaded model (ftkit.load_vision / load_text_classifier), got {type(loaded).__name__}.")
+            raise ConfigError(
+                f"The lab needs a loaded model (ftkit.load_vision / load_text_classifier), got {type(loaded).__name__}."
+            )
         self.name = name or getattr(loaded, "name", "") or type(model).__name__
         self.model = copy.deepcopy(model)  # our working copy: the caller's model is never changed
         self.max_depth = max_depth(self.model)
         # Every (module, "_parameters" or "_buffers", name, original tensor): the loaded weights.
-        self._slots = [(module, kind, name, tensor) for module in self.model.modules()
-                       for kind in ("_parameters", "_buffers") for name, tensor in getattr(module, kind).items()
-                       if tensor is not None]
+        self._slots = [
+            (module, kind, name, tensor)
+            for module in self.model.modules()
+            for kind in ("_parameters", "_buffers")
+            for name, tensor in getattr(module, kind).items()
+            if tensor is not None
+        ]
         self.current: LabConfig | None = None  # the config the working copy was last trained with
 
     # ---- fresh weights -----------------------------------------------------------------------
@@ -196,13 +221,19 @@ class Runner:
     def check(self, config: LabConfig) -> None:
         """Refuse a config this model / data cannot run, before any slow work."""
         if config.depth > self.max_depth:
-            raise ConfigError(f"Freeze depth {config.depth} is deeper than {self.name}, which has {self.max_depth} blocks. "
-                              f"Use 0..{self.max_depth}.")
+            raise ConfigError(
+                f"Freeze depth {config.depth} is deeper than {self.name}, which has {self.max_depth} blocks. "
+                f"Use 0..{self.max_depth}."
+            )
         if config.augment and not self.supports_augment:
-            raise ConfigError(f"Augmentation is only available for images; {self.name} is a {self.kind} model. Untick 'augment'.")
+            raise ConfigError(
+                f"Augmentation is only available for images; {self.name} is a {self.kind} model. Untick 'augment'."
+            )
         n = len(self.train_set)
         if config.batch_size > n:
-            raise ConfigError(f"batch_size {config.batch_size} is larger than the training set ({n} examples). Use batch_size <= {n}.")
+            raise ConfigError(
+                f"batch_size {config.batch_size} is larger than the training set ({n} examples). Use batch_size <= {n}."
+            )
 
     def summary(self, depth: int):
         """`trainable_summary` of the model frozen at `depth` (no training, instant)."""
@@ -223,13 +254,21 @@ class Runner:
         history = History(label=label or config.label)
         history.config.update(depth=config.depth, augment=config.augment, model=self.name)
         self.current = config
-        fit(self.model, self.train_data(config), self.val_set, config.train_config(), metrics=METRICS,
-            callbacks=list(callbacks), history=history, progress=False)
+        fit(
+            self.model,
+            self.train_data(config),
+            self.val_set,
+            config.train_config(),
+            metrics=METRICS,
+            callbacks=list(callbacks),
+            history=history,
+            progress=False,
+        )
         history.config["trainable"] = trainable_summary(self.model).trainable
         return history
 
     def evaluate(self, split: str = "test") -> dict:
-        """accuracy / f1 / loss of the model of the last run on 'val' or 'test'."""
+        """accuracy / f1_macro / loss of the model of the last run on 'val' or 'test'."""
         data = {"val": self.val_set, "test": self.test_set}.get(split)
         if split not in ("val", "test"):
             raise ConfigError(f"split must be 'val' or 'test', got {split!r}.")
@@ -252,7 +291,9 @@ class VisionRunner(Runner):
 
     def __init__(self, loaded, data, max_examples: int | None = None):
         if not all(hasattr(data, k) for k in ("train", "val", "classes")):
-            raise DataError(f"The vision lab needs an ImageData from ftkit.load_image_folder, got {type(data).__name__}.")
+            raise DataError(
+                f"The vision lab needs an ImageData from ftkit.load_image_folder, got {type(data).__name__}."
+            )
         super().__init__(loaded)
         self.data, self.classes = data, list(data.classes)
         self.train_set = _first_per_class(data.train, max_examples)
@@ -264,12 +305,19 @@ class VisionRunner(Runner):
         if not config.augment:
             return self.train_set
         if self._augmented is None:
-            from .images import ImageFolderDataset, _train_transform
+            from ..data.images import ImageFolderDataset, _train_transform
 
             base = self.data.train
-            full = ImageFolderDataset(base.paths, base.targets, base.classes,
-                                      _train_transform(base.image_size, base.mean, base.std), random_transform=True,
-                                      image_size=base.image_size, mean=base.mean, std=base.std)
+            full = ImageFolderDataset(
+                base.paths,
+                base.targets,
+                base.classes,
+                _train_transform(base.image_size, base.mean, base.std),
+                random_transform=True,
+                image_size=base.image_size,
+                mean=base.mean,
+                std=base.std,
+            )
             indices = getattr(self.train_set, "indices", None)
             self._augmented = full if indices is None else torch.utils.data.Subset(full, indices)
         return self._augmented
@@ -299,14 +347,19 @@ class TokenizedText(torch.utils.data.Dataset):
         self.input_ids, self.attention_mask = enc["input_ids"], enc["attention_mask"]
         self.targets = [int(v) for v in frame["label"]]
         self.classes = list(classes)
-        digest = hashlib.sha1(self.input_ids.numpy().tobytes() + bytes(str(self.targets), "utf8")).hexdigest()[:12]
+        digest = hashlib.sha1(
+            self.input_ids.numpy().tobytes() + bytes(str(self.targets), "utf8")
+        ).hexdigest()[:12]
         self.fingerprint = f"tokens-{digest}"
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def __getitem__(self, index):
-        return {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index]}, self.targets[index]
+        return {
+            "input_ids": self.input_ids[index],
+            "attention_mask": self.attention_mask[index],
+        }, self.targets[index]
 
 
 class TextRunner(Runner):
@@ -321,16 +374,23 @@ class TextRunner(Runner):
 
     def __init__(self, loaded, data, max_length: int = 64):
         if getattr(loaded, "tokenizer", None) is None:
-            raise ConfigError("The text lab needs a model with a tokenizer: use ftkit.load_text_classifier(...).")
+            raise ConfigError(
+                "The text lab needs a model with a tokenizer: use ftkit.load_text_classifier(...)."
+            )
         if not all(hasattr(data, k) for k in ("train", "val", "test", "classes")):
-            raise DataError(f"The text lab needs a TextData from ftkit.load_text_table, got {type(data).__name__}.")
+            raise DataError(
+                f"The text lab needs a TextData from ftkit.load_text_table, got {type(data).__name__}."
+            )
         if not isinstance(max_length, int) or max_length < 8:
-            raise ConfigError(f"max_length must be a whole number >= 8 tokens, got {max_length!r}. Use e.g. 64.")
+            raise ConfigError(
+                f"max_length must be a whole number >= 8 tokens, got {max_length!r}. Use e.g. 64."
+            )
         super().__init__(loaded)
         self.data, self.classes = data, list(data.classes)
         tok = loaded.tokenizer
         self.train_set, self.val_set, self.test_set = (
-            TokenizedText(frame, tok, self.classes, max_length) for frame in (data.train, data.val, data.test))
+            TokenizedText(frame, tok, self.classes, max_length) for frame in (data.train, data.val, data.test)
+        )
 
 
 # =========================================================================================
@@ -359,7 +419,7 @@ def run_row(number: int, history: History) -> dict:
 class _EpochView(Callback):
     """Redraws the curves (with the verdict shading) in an Output widget after every epoch."""
 
-    def __init__(self, lab: "FreezeLab"):
+    def __init__(self, lab: FreezeLab):
         self.lab = lab
 
     def on_epoch_end(self, state) -> None:
@@ -389,21 +449,54 @@ class FreezeLab:
         self.last_error: BaseException | None = None  # the full exception behind a one-line message
         wide = {"description_width": "150px"}
         layout = w.Layout(width="520px")
-        self.depth = w.IntSlider(value=min(config.depth, runner.max_depth), min=0, max=runner.max_depth,
-                                 description="freeze depth", style=wide, layout=layout, continuous_update=True)
-        self.lr = w.FloatLogSlider(value=config.lr, base=10, min=math.log10(LR_RANGE[0]), max=math.log10(LR_RANGE[1]),
-                                   step=0.25, description="learning rate", readout_format=".1e", style=wide, layout=layout)
+        self.depth = w.IntSlider(
+            value=min(config.depth, runner.max_depth),
+            min=0,
+            max=runner.max_depth,
+            description="freeze depth",
+            style=wide,
+            layout=layout,
+            continuous_update=True,
+        )
+        self.lr = w.FloatLogSlider(
+            value=config.lr,
+            base=10,
+            min=math.log10(LR_RANGE[0]),
+            max=math.log10(LR_RANGE[1]),
+            step=0.25,
+            description="learning rate",
+            readout_format=".1e",
+            style=wide,
+            layout=layout,
+        )
         mults = sorted(set(BACKBONE_MULTS) | {config.backbone_lr_mult}, reverse=True)
-        self.backbone_lr_mult = w.Dropdown(options=mults, value=config.backbone_lr_mult,
-                                           description="backbone lr x", style=wide, layout=w.Layout(width="300px"))
-        self.epochs = w.IntSlider(value=config.epochs, min=1, max=MAX_EPOCHS, description="epochs", style=wide, layout=layout)
-        self.augment = w.Checkbox(value=config.augment, description="augment training images",
-                                  disabled=not runner.supports_augment, indent=False)
+        self.backbone_lr_mult = w.Dropdown(
+            options=mults,
+            value=config.backbone_lr_mult,
+            description="backbone lr x",
+            style=wide,
+            layout=w.Layout(width="300px"),
+        )
+        self.epochs = w.IntSlider(
+            value=config.epochs, min=1, max=MAX_EPOCHS, description="epochs", style=wide, layout=layout
+        )
+        self.augment = w.Checkbox(
+            value=config.augment,
+            description="augment training images",
+            disabled=not runner.supports_augment,
+            indent=False,
+        )
         self.train_button = w.Button(description="Train", button_style="primary", icon="play")
         self.sweep_button = w.Button(description="Sweep", button_style="info", icon="th")
-        self.sweep_depths = w.Text(value=", ".join(str(d) for d in range(min(runner.max_depth, 2) + 1)),
-                                   description="sweep depths", style=wide, layout=w.Layout(width="360px"))
-        self.sweep_lrs = w.Text(value=DEFAULT_SWEEP_LRS, description="sweep lrs", style=wide, layout=w.Layout(width="360px"))
+        self.sweep_depths = w.Text(
+            value=", ".join(str(d) for d in range(min(runner.max_depth, 2) + 1)),
+            description="sweep depths",
+            style=wide,
+            layout=w.Layout(width="360px"),
+        )
+        self.sweep_lrs = w.Text(
+            value=DEFAULT_SWEEP_LRS, description="sweep lrs", style=wide, layout=w.Layout(width="360px")
+        )
         self.readout = w.HTML()
         self.message = w.HTML()
         self.curves, self.runs_area, self.sweep_area = w.Output(), w.Output(), w.Output()
@@ -413,19 +506,33 @@ class FreezeLab:
         self.train_button.on_click(lambda _: self._guarded(self.run))
         self.sweep_button.on_click(lambda _: self._guarded(self.sweep))
         heading = title or f"Freeze depth x learning rate: {runner.name} ({runner.kind})"
-        self.panel = w.VBox([
-            w.HTML(f"<h3>{html.escape(heading)}</h3>"),
-            self.depth, self.readout,
-            self.lr, w.HBox([self.backbone_lr_mult, self.augment]), self.epochs,
-            w.HBox([self.train_button, self.sweep_button, self.sweep_depths, self.sweep_lrs]),
-            self.message,
-            w.HTML("<b>Last run: curves and verdict</b>"), self.curves,
-            w.HTML("<b>All runs</b>"), self.runs_area,
-            w.HTML("<b>Sweep: validation accuracy by depth and learning rate</b>"), self.sweep_area,
-        ])
+        self.panel = w.VBox(
+            [
+                w.HTML(f"<h3>{html.escape(heading)}</h3>"),
+                self.depth,
+                self.readout,
+                self.lr,
+                w.HBox([self.backbone_lr_mult, self.augment]),
+                self.epochs,
+                w.HBox([self.train_button, self.sweep_button, self.sweep_depths, self.sweep_lrs]),
+                self.message,
+                w.HTML("<b>Last run: curves and verdict</b>"),
+                self.curves,
+                w.HTML("<b>All runs</b>"),
+                self.runs_area,
+                w.HTML("<b>Sweep: validation accuracy by depth and learning rate</b>"),
+                self.sweep_area,
+            ]
+        )
         # CSS class names: a stable handle for the browser test (and for anyone styling the panel).
-        for widget, name in ((self.panel, "ftkit-lab"), (self.curves, "ftkit-curves"), (self.runs_area, "ftkit-runs"),
-                             (self.sweep_area, "ftkit-sweep"), (self.readout, "ftkit-readout"), (self.message, "ftkit-message")):
+        for widget, name in (
+            (self.panel, "ftkit-lab"),
+            (self.curves, "ftkit-curves"),
+            (self.runs_area, "ftkit-runs"),
+            (self.sweep_area, "ftkit-sweep"),
+            (self.readout, "ftkit-readout"),
+            (self.message, "ftkit-message"),
+        ):
             widget.add_class(name)
         self._on_depth()
 
@@ -433,9 +540,15 @@ class FreezeLab:
     @property
     def config(self) -> LabConfig:
         """The panel's current settings as a `LabConfig` (raises ConfigError if invalid)."""
-        return LabConfig(depth=int(self.depth.value), lr=float(self.lr.value), backbone_lr_mult=float(self.backbone_lr_mult.value),
-                         epochs=int(self.epochs.value), augment=bool(self.augment.value), seed=self._seed,
-                         batch_size=min(self._batch_size, len(self.runner.train_set)))
+        return LabConfig(
+            depth=int(self.depth.value),
+            lr=float(self.lr.value),
+            backbone_lr_mult=float(self.backbone_lr_mult.value),
+            epochs=int(self.epochs.value),
+            augment=bool(self.augment.value),
+            seed=self._seed,
+            batch_size=min(self._batch_size, len(self.runner.train_set)),
+        )
 
     def _on_depth(self, change=None) -> None:
         summary = self.runner.summary(int(self.depth.value))
@@ -449,7 +562,10 @@ class FreezeLab:
         augment=) move the widgets first, so the panel always shows what was trained.
         """
         if config is not None:
-            changes = {**{k: getattr(config, k) for k in ("depth", "lr", "backbone_lr_mult", "epochs", "augment")}, **changes}
+            changes = {
+                **{k: getattr(config, k) for k in ("depth", "lr", "backbone_lr_mult", "epochs", "augment")},
+                **changes,
+            }
         self._apply(changes)
         config = self.config
         self.runner.check(config)
@@ -464,8 +580,10 @@ class FreezeLab:
         self._show_curves(history, final=True)
         self._show_runs()
         kept = history.best() or {}
-        self._say(f"{label}: {diagnose(history).verdict}, val_accuracy {kept.get('val_accuracy', float('nan')):.3f} "
-                  f"(kept epoch {kept.get('epoch')}), {history.config.get('feature_cache', '')}")
+        self._say(
+            f"{label}: {diagnose(history).verdict}, val_accuracy {kept.get('val_accuracy', float('nan')):.3f} "
+            f"(kept epoch {kept.get('epoch')}), {history.config.get('feature_cache', '')}"
+        )
         return history
 
     def sweep(self, depths=None, lrs=None) -> pd.DataFrame:
@@ -490,8 +608,10 @@ class FreezeLab:
         self.sweep_table = pd.DataFrame(rows).drop(columns=["run"])
         best = self.best_sweep_config()
         self._show_sweep()
-        self._say(f"sweep done: {len(configs)} runs; best {best.label} "
-                  f"(val_accuracy {self.sweep_table['val_accuracy'].max():.3f})")
+        self._say(
+            f"sweep done: {len(configs)} runs; best {best.label} "
+            f"(val_accuracy {self.sweep_table['val_accuracy'].max():.3f})"
+        )
         return self.sweep_table
 
     def best_sweep_config(self) -> LabConfig:
@@ -499,7 +619,9 @@ class FreezeLab:
         if self.sweep_table is None or self.sweep_table.empty:
             raise ConfigError("No sweep yet: press Sweep (or call lab.sweep()) first.")
         table = self.sweep_table.assign(_acc=self.sweep_table["val_accuracy"].fillna(-1.0))
-        best = table.sort_values(["_acc", "depth", "lr"], ascending=[False, True, True], kind="stable").iloc[0]
+        best = table.sort_values(["_acc", "depth", "lr"], ascending=[False, True, True], kind="stable").iloc[
+            0
+        ]
         return LabConfig(**{**self.config.to_dict(), "depth": int(best["depth"]), "lr": float(best["lr"])})
 
     def table(self) -> pd.DataFrame:
@@ -508,7 +630,7 @@ class FreezeLab:
 
     def heatmap(self):
         """The sweep as a heatmap of validation accuracy (depth rows x learning-rate columns)."""
-        from .plots import sweep_heatmap
+        from ..plots import sweep_heatmap
 
         if self.sweep_table is None:
             raise ConfigError("No sweep yet: press Sweep (or call lab.sweep()) first.")
@@ -518,7 +640,7 @@ class FreezeLab:
     def _show_curves(self, history: History, final: bool) -> None:
         from IPython.display import display
 
-        from .plots import plot_history
+        from ..plots import plot_history
 
         with self.curves:
             self.curves.clear_output(wait=True)
@@ -529,7 +651,7 @@ class FreezeLab:
     def _show_runs(self) -> None:
         from IPython.display import display
 
-        from .plots import compare_runs
+        from ..plots import compare_runs
 
         with self.runs_area:
             self.runs_area.clear_output(wait=True)
@@ -555,11 +677,17 @@ class FreezeLab:
         known = {"depth", "lr", "backbone_lr_mult", "epochs", "augment"}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ConfigError(f"Unknown lab setting(s) {', '.join(unknown)}. Use: {', '.join(sorted(known))}.")
+            raise ConfigError(
+                f"Unknown lab setting(s) {', '.join(unknown)}. Use: {', '.join(sorted(known))}."
+            )
         if "depth" in changes and not 0 <= changes["depth"] <= self.runner.max_depth:
-            raise ConfigError(f"Freeze depth {changes['depth']!r} is outside 0..{self.runner.max_depth} for {self.runner.name}.")
+            raise ConfigError(
+                f"Freeze depth {changes['depth']!r} is outside 0..{self.runner.max_depth} for {self.runner.name}."
+            )
         if "backbone_lr_mult" in changes and changes["backbone_lr_mult"] not in self.backbone_lr_mult.options:
-            self.backbone_lr_mult.options = sorted(set(self.backbone_lr_mult.options) | {changes["backbone_lr_mult"]}, reverse=True)
+            self.backbone_lr_mult.options = sorted(
+                set(self.backbone_lr_mult.options) | {changes["backbone_lr_mult"]}, reverse=True
+            )
         for name, value in changes.items():
             getattr(self, name).value = value
 
@@ -572,7 +700,10 @@ class FreezeLab:
             self._say(f"{type(err).__name__}: {err}", error=True)
         except Exception as err:  # noqa: BLE001 - a button must never dump a traceback on a learner
             self.last_error = err
-            self._say(f"Unexpected {type(err).__name__}: {' '.join(str(err).split())} (details in lab.last_error)", error=True)
+            self._say(
+                f"Unexpected {type(err).__name__}: {' '.join(str(err).split())} (details in lab.last_error)",
+                error=True,
+            )
 
     # ---- notebook display ------------------------------------------------------------------------
     def _ipython_display_(self) -> None:
@@ -584,15 +715,15 @@ class FreezeLab:
         return f"FreezeLab({self.runner.name}, {len(self.runs)} run(s), config={self.config})"
 
 
-def freeze_lab(loaded, data, config: LabConfig | None = None, max_examples: int | None = None,
-               max_length: int = 64) -> FreezeLab:
+def freeze_lab(
+    loaded, data, config: LabConfig | None = None, max_examples: int | None = None, max_length: int = 64
+) -> FreezeLab:
     """The panel for a loaded model and its data: images (ImageData) or text (TextData).
 
     `max_examples` caps each image split (smoke runs); `max_length` caps text tokens.
     """
-    if hasattr(data, "train") and isinstance(getattr(data, "train"), pd.DataFrame):
+    if hasattr(data, "train") and isinstance(data.train, pd.DataFrame):
         runner = TextRunner(loaded, data, max_length=max_length)
     else:
         runner = VisionRunner(loaded, data, max_examples=max_examples)
     return FreezeLab(runner, config)
-

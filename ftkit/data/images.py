@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -41,10 +41,16 @@ __all__ = [
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the pretrained CNNs were trained on ImageNet-normalised inputs
 IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"})
-_IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx", ".ipynb_checkpoints"})  # OS / Jupyter litter
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
+)
+_IGNORED_NAMES = frozenset(
+    {"thumbs.db", "desktop.ini", "__macosx", ".ipynb_checkpoints"}
+)  # OS / Jupyter litter
 _SPLIT_NAMES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
-_FULL_DECODE_BYTES = 2_000_000  # non-JPEG files below this are fully decoded when checked: catches truncation cheaply
+_FULL_DECODE_BYTES = (
+    2_000_000  # non-JPEG files below this are fully decoded when checked: catches truncation cheaply
+)
 _DECODE_SIDE_FACTOR = 2  # keep the shorter side at least 2x image_size after load: room for random crops
 
 
@@ -58,8 +64,19 @@ class ImageFolderDataset(torch.utils.data.Dataset):
     `.targets`, `.paths`, `.fingerprint`, `.random_transform` (and `.mean`/`.std` for plots).
     """
 
-    def __init__(self, paths, targets, classes, transform, *, random_transform: bool, image_size: int,
-                 mean, std, stats=None):
+    def __init__(
+        self,
+        paths,
+        targets,
+        classes,
+        transform,
+        *,
+        random_transform: bool,
+        image_size: int,
+        mean,
+        std,
+        stats=None,
+    ):
         self.paths = [str(p) for p in paths]
         self.targets = [int(t) for t in targets]
         self.classes = list(classes)
@@ -68,7 +85,9 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         self.image_size = int(image_size)
         self.mean, self.std = tuple(mean), tuple(std)
         self.transform_description = repr(transform)
-        self.fingerprint = _fingerprint(self.paths, self.targets, self.classes, self.transform_description, stats)
+        self.fingerprint = _fingerprint(
+            self.paths, self.targets, self.classes, self.transform_description, stats
+        )
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -78,8 +97,10 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         return self.transform(image), self.targets[index]
 
     def __repr__(self) -> str:
-        return (f"ImageFolderDataset({len(self)} images, classes={self.classes}, "
-                f"random_transform={self.random_transform}, fingerprint={self.fingerprint})")
+        return (
+            f"ImageFolderDataset({len(self)} images, classes={self.classes}, "
+            f"random_transform={self.random_transform}, fingerprint={self.fingerprint})"
+        )
 
 
 @dataclass
@@ -97,13 +118,20 @@ class ImageData:
     std: tuple = IMAGENET_STD
 
     def splits(self) -> dict:
-        return {name: ds for name, ds in (("train", self.train), ("val", self.val), ("test", self.test)) if ds is not None}
+        return {
+            name: ds
+            for name, ds in (("train", self.train), ("val", self.val), ("test", self.test))
+            if ds is not None
+        }
 
     def summary(self):
         """Images per class (rows) and split (columns), with totals, as a pandas DataFrame."""
         import pandas as pd
 
-        table = {name: [ds.targets.count(i) for i in range(len(self.classes))] for name, ds in self.splits().items()}
+        table = {
+            name: [ds.targets.count(i) for i in range(len(self.classes))]
+            for name, ds in self.splits().items()
+        }
         frame = pd.DataFrame(table, index=pd.Index(self.classes, name="class"))
         frame["total"] = frame.sum(axis=1)
         frame.loc["total"] = frame.sum(axis=0)
@@ -112,15 +140,24 @@ class ImageData:
     def describe(self) -> str:
         counts = " / ".join(f"{len(ds)} {name}" for name, ds in self.splits().items())
         augment = "augmented" if self.train.random_transform else "no augmentation"
-        return (f"{Path(self.root).name}: {len(self.classes)} classes ({', '.join(self.classes)}), "
-                f"{counts} images, {self.image_size} px, train {augment}")
+        return (
+            f"{Path(self.root).name}: {len(self.classes)} classes ({', '.join(self.classes)}), "
+            f"{counts} images, {self.image_size} px, train {augment}"
+        )
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def load_image_folder(root, image_size: int = 128, augment: bool = False, seed: int = 0,
-                      split=(0.8, 0.1, 0.1), mean=IMAGENET_MEAN, std=IMAGENET_STD) -> ImageData:
+def load_image_folder(
+    root,
+    image_size: int = 128,
+    augment: bool = False,
+    seed: int = 0,
+    split=(0.8, 0.1, 0.1),
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+) -> ImageData:
     """Check every file under `root`, then build train / val / test datasets.
 
     `image_size`: side of the square crops fed to the model.  `augment`: random crops, flips,
@@ -128,16 +165,25 @@ def load_image_folder(root, image_size: int = 128, augment: bool = False, seed: 
     `root` holds one folder per class (no train/val folders): a stratified split per class.
     """
     if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 8:
-        raise ConfigError(f"image_size must be an integer of at least 8 pixels, got {image_size!r}. Use e.g. 128.")
+        raise ConfigError(
+            f"image_size must be an integer of at least 8 pixels, got {image_size!r}. Use e.g. 128."
+        )
     split = _check_split(split)
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DataError(f"Image folder not found: {root}. Check the path (DATA_DIR) or run `ftkit samples` for the sample set.")
+        raise DataError(
+            f"Image folder not found: {root}. Check the path (DATA_DIR) or run `ftkit samples` for the sample set."
+        )
     subdirs = _visible_dirs(root)
     if not subdirs:
-        raise DataError(f"Image folder is empty (no class or split folders): {root}. "
-                        "Put one folder per class inside it, or train/ and val/ folders.")
-    found = {key: next((root / n for n in names if (root / n).is_dir()), None) for key, names in _SPLIT_NAMES.items()}
+        raise DataError(
+            f"Image folder is empty (no class or split folders): {root}. "
+            "Put one folder per class inside it, or train/ and val/ folders."
+        )
+    found = {
+        key: next((root / n for n in names if (root / n).is_dir()), None)
+        for key, names in _SPLIT_NAMES.items()
+    }
     if found["train"] is not None or found["val"] is not None:
         files, classes, layout = _scan_split_layout(root, found)
     else:
@@ -152,13 +198,29 @@ def load_image_folder(root, image_size: int = 128, augment: bool = False, seed: 
         entries = files.get(name)
         if entries is None:
             return None
-        return ImageFolderDataset([p for p, _ in entries], [t for _, t in entries], classes, transform,
-                                  random_transform=random_transform, image_size=image_size, mean=mean, std=std,
-                                  stats=[stats[p] for p, _ in entries])
+        return ImageFolderDataset(
+            [p for p, _ in entries],
+            [t for _, t in entries],
+            classes,
+            transform,
+            random_transform=random_transform,
+            image_size=image_size,
+            mean=mean,
+            std=std,
+            stats=[stats[p] for p, _ in entries],
+        )
 
-    data = ImageData(train=make("train", train_tf, augment), val=make("val", eval_tf, False),
-                     test=make("test", eval_tf, False), classes=classes, root=str(root), layout=layout,
-                     image_size=image_size, mean=tuple(mean), std=tuple(std))
+    data = ImageData(
+        train=make("train", train_tf, augment),
+        val=make("val", eval_tf, False),
+        test=make("test", eval_tf, False),
+        classes=classes,
+        root=str(root),
+        layout=layout,
+        image_size=image_size,
+        mean=tuple(mean),
+        std=tuple(std),
+    )
     return data
 
 
@@ -166,10 +228,20 @@ def _check_split(split):
     try:
         fractions = tuple(float(f) for f in split)
     except (TypeError, ValueError):
-        raise ConfigError(f"split must be three fractions (train, val, test), got {split!r}. Use e.g. (0.8, 0.1, 0.1).") from None
-    if len(fractions) != 3 or min(fractions) < 0 or fractions[0] <= 0 or fractions[1] <= 0 or abs(sum(fractions) - 1) > 1e-6:
-        raise ConfigError(f"split must be three fractions (train, val, test) summing to 1 with train and val > 0, "
-                          f"got {split!r}. Use e.g. (0.8, 0.1, 0.1).")
+        raise ConfigError(
+            f"split must be three fractions (train, val, test), got {split!r}. Use e.g. (0.8, 0.1, 0.1)."
+        ) from None
+    if (
+        len(fractions) != 3
+        or min(fractions) < 0
+        or fractions[0] <= 0
+        or fractions[1] <= 0
+        or abs(sum(fractions) - 1) > 1e-6
+    ):
+        raise ConfigError(
+            f"split must be three fractions (train, val, test) summing to 1 with train and val > 0, "
+            f"got {split!r}. Use e.g. (0.8, 0.1, 0.1)."
+        )
     return fractions
 
 
@@ -191,8 +263,10 @@ def _class_files(class_dir: Path) -> list:
                 continue
             path = Path(dirpath) / name
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                raise DataError(f"Not an image file inside class folder {class_dir.name!r}: {path}. "
-                                "Move it out of the data folder (only images belong in class folders).")
+                raise DataError(
+                    f"Not an image file inside class folder {class_dir.name!r}: {path}. "
+                    "Move it out of the data folder (only images belong in class folders)."
+                )
             images.append(str(path))
     return images
 
@@ -201,18 +275,26 @@ def _scan_split_layout(root: Path, found: dict):
     for key in ("train", "val"):
         if found[key] is None:
             other = "val" if key == "train" else "train"
-            raise DataError(f"Found {other}/ but no {key}/ folder in {root}. Add {key}/ with the same class folders, "
-                            "or put the class folders directly in the root to have them split automatically.")
-    class_sets = {key: [d.name for d in _visible_dirs(folder)] for key, folder in found.items() if folder is not None}
+            raise DataError(
+                f"Found {other}/ but no {key}/ folder in {root}. Add {key}/ with the same class folders, "
+                "or put the class folders directly in the root to have them split automatically."
+            )
+    class_sets = {
+        key: [d.name for d in _visible_dirs(folder)] for key, folder in found.items() if folder is not None
+    }
     classes = class_sets["train"]
     if not classes:
-        raise DataError(f"No class folders in {found['train']}. Put one folder of images per class inside it.")
+        raise DataError(
+            f"No class folders in {found['train']}. Put one folder of images per class inside it."
+        )
     for key, names in class_sets.items():
         if names != classes:
             only_train, only_other = sorted(set(classes) - set(names)), sorted(set(names) - set(classes))
-            raise DataError(f"Class folders differ between train/ and {found[key].name}/ in {root}: "
-                            f"only in train: {only_train or 'none'}, only in {found[key].name}: {only_other or 'none'}. "
-                            "Rename or add folders so every split has the same classes.")
+            raise DataError(
+                f"Class folders differ between train/ and {found[key].name}/ in {root}: "
+                f"only in train: {only_train or 'none'}, only in {found[key].name}: {only_other or 'none'}. "
+                "Rename or add folders so every split has the same classes."
+            )
     _check_class_count(classes, root)
     files = {}
     for key, folder in found.items():
@@ -222,8 +304,10 @@ def _scan_split_layout(root: Path, found: dict):
         for label, name in enumerate(classes):
             paths = _class_files(folder / name)
             if not paths:
-                raise DataError(f"Split {folder.name}/ has no images of class {name!r}: {folder / name}. "
-                                "Add some images there (every class needs examples in every split).")
+                raise DataError(
+                    f"Split {folder.name}/ has no images of class {name!r}: {folder / name}. "
+                    "Add some images there (every class needs examples in every split)."
+                )
             entries += [(p, label) for p in paths]
         files[key] = entries
     return files, classes, "train/val" + ("/test" if found["test"] is not None else "") + " folders"
@@ -238,19 +322,29 @@ def _scan_class_layout(root: Path, split, seed: int):
         paths = _class_files(root / name)
         need = len(files)
         if len(paths) < need:
-            raise DataError(f"Class {name!r} has {len(paths)} image(s), too few to split into {'/'.join(files)}: "
-                            f"{root / name}. Add at least {need} images (dozens are better).")
+            raise DataError(
+                f"Class {name!r} has {len(paths)} image(s), too few to split into {'/'.join(files)}: "
+                f"{root / name}. Add at least {need} images (dozens are better)."
+            )
         order = rng.permutation(len(paths))
         n_val = max(1, round(len(paths) * split[1]))
         n_test = max(1, round(len(paths) * split[2])) if "test" in files else 0
         n_train = len(paths) - n_val - n_test
         if n_train < 1:
-            raise DataError(f"Class {name!r} has only {len(paths)} images, none left for training: {root / name}. Add more images.")
-        chosen = {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
+            raise DataError(
+                f"Class {name!r} has only {len(paths)} images, none left for training: {root / name}. Add more images."
+            )
+        chosen = {
+            "train": order[:n_train],
+            "val": order[n_train : n_train + n_val],
+            "test": order[n_train + n_val :],
+        }
         for key in files:
             files[key] += [(paths[i], label) for i in sorted(chosen[key])]
     shares = ":".join(f"{f * 10:g}" for f in split)
-    print(f"No train/val folders in {root.name}: split each class {shares} (train:val:test), stratified, seed {seed}.")
+    print(
+        f"No train/val folders in {root.name}: split each class {shares} (train:val:test), stratified, seed {seed}."
+    )
     return files, classes, f"one folder per class, split {shares} here (seed {seed})"
 
 
@@ -258,8 +352,10 @@ def _check_class_count(classes, root):
     if not classes:
         raise DataError(f"No class folders found in {root}. Put one folder of images per class inside it.")
     if len(classes) < 2:
-        raise DataError(f"Only one class folder ({classes[0]!r}) in {root}. A classifier needs at least two: "
-                        "add a folder of images for each other class.")
+        raise DataError(
+            f"Only one class folder ({classes[0]!r}) in {root}. A classifier needs at least two: "
+            "add a folder of images for each other class."
+        )
 
 
 # --------------------------------------------------------------------------- checking and decoding
@@ -275,7 +371,9 @@ def check_image_file(path) -> tuple:
     try:
         st = path.stat()
     except OSError as exc:
-        raise DataError(f"Cannot read image file {path}: {exc.strerror}. Check the path and its permissions.") from None
+        raise DataError(
+            f"Cannot read image file {path}: {exc.strerror}. Check the path and its permissions."
+        ) from None
     if st.st_size == 0:
         raise DataError(f"Empty (zero-byte) image file: {path}. Delete it or re-export the image.")
     try:
@@ -289,10 +387,14 @@ def check_image_file(path) -> tuple:
             with Image.open(path) as im:
                 im.load()
     except UnidentifiedImageError:
-        raise DataError(f"Not a readable image (unknown format): {path}. Delete it or re-export it as JPEG or PNG.") from None
+        raise DataError(
+            f"Not a readable image (unknown format): {path}. Delete it or re-export it as JPEG or PNG."
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         reason = str(exc).split("\n")[0][:80]
-        raise DataError(f"Unreadable or truncated image file ({reason}): {path}. Delete it or re-export the image.") from None
+        raise DataError(
+            f"Unreadable or truncated image file ({reason}): {path}. Delete it or re-export the image."
+        ) from None
     return st.st_size, st.st_mtime_ns
 
 
@@ -317,8 +419,11 @@ def open_rgb(path, image_size: int | None = None) -> Image.Image:
         target = _DECODE_SIDE_FACTOR * image_size
         scale = target / min(im.size)
         if scale < 1:
-            im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
-                           Image.BILINEAR, reducing_gap=2.0)
+            im = im.resize(
+                (max(1, round(im.width * scale)), max(1, round(im.height * scale))),
+                Image.BILINEAR,
+                reducing_gap=2.0,
+            )
     return _to_rgb(im)
 
 
@@ -349,7 +454,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def _transforms():
-    from .compat import ensure_torchvision
+    from ..infra.compat import ensure_torchvision
 
     ensure_torchvision()
     from torchvision.transforms import v2
@@ -359,24 +464,34 @@ def _transforms():
 
 def _eval_transform(image_size, mean, std):
     v2 = _transforms()
-    return v2.Compose([
-        v2.Resize(image_size),  # shorter side to image_size, keeping the aspect ratio
-        v2.CenterCrop(image_size),
-        v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(list(mean), list(std)),
-    ])
+    return v2.Compose(
+        [
+            v2.Resize(image_size),  # shorter side to image_size, keeping the aspect ratio
+            v2.CenterCrop(image_size),
+            v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(mean), list(std)),
+        ]
+    )
 
 
 def _train_transform(image_size, mean, std):
     v2 = _transforms()
-    return v2.Compose([
-        v2.RandomResizedCrop(image_size, scale=(0.7, 1.0)),  # keep >= 70% of the picture: the object stays in
-        v2.RandomHorizontalFlip(),  # a head is a head mirrored; do not use for text or digits
-        v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02),  # light and camera changes
-        v2.RandomRotation(10),  # a slightly tilted camera
-        v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(list(mean), list(std)),
-    ])
+    return v2.Compose(
+        [
+            v2.RandomResizedCrop(
+                image_size, scale=(0.7, 1.0)
+            ),  # keep >= 70% of the picture: the object stays in
+            v2.RandomHorizontalFlip(),  # a head is a head mirrored; do not use for text or digits
+            v2.ColorJitter(
+                brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02
+            ),  # light and camera changes
+            v2.RandomRotation(10),  # a slightly tilted camera
+            v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(mean), list(std)),
+        ]
+    )
 
 
 def _fingerprint(paths, targets, classes, description, stats=None) -> str:
@@ -446,7 +561,9 @@ def preview_augmentations(dataset, index: int = 0, n: int = 8):
     import matplotlib.pyplot as plt
 
     if not 0 <= index < len(dataset):
-        raise ConfigError(f"index {index} is out of range for a dataset of {len(dataset)} images. Use 0..{len(dataset) - 1}.")
+        raise ConfigError(
+            f"index {index} is out of range for a dataset of {len(dataset)} images. Use 0..{len(dataset) - 1}."
+        )
     cols = min(n + 1, 5)
     rows = -(-(n + 1) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.2 * rows), squeeze=False, layout="constrained")

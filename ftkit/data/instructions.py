@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError, ModelError
+from ..errors import ConfigError, DataError, ModelError
 
 __all__ = [
     "InstructionData",
@@ -68,11 +68,7 @@ class InstructionData:
 # Loading and normalising records
 # ---------------------------------------------------------------------------------------
 def load_instructions(
-    path,
-    max_records: int | None = None,
-    seed: int = 0,
-    eval_fraction: float = 0.1,
-    system: str | None = None,
+    path, max_records: int | None = None, seed: int = 0, eval_fraction: float = 0.1, system: str | None = None
 ) -> InstructionData:
     """Read alpaca or chat records from JSON (a list) or JSONL; split off an eval set.
 
@@ -81,10 +77,14 @@ def load_instructions(
     eval_fraction  share of records held out for evaluation (at least one when > 0).
     system         a system prompt added to every record that has none.
     """
-    if max_records is not None and (not isinstance(max_records, int) or isinstance(max_records, bool) or max_records < 1):
+    if max_records is not None and (
+        not isinstance(max_records, int) or isinstance(max_records, bool) or max_records < 1
+    ):
         raise ConfigError(f"max_records must be a positive integer or None, got {max_records!r}.")
     if not 0 <= eval_fraction < 1:
-        raise ConfigError(f"eval_fraction must be in [0, 1), got {eval_fraction!r}. 0.1 keeps a tenth for evaluation.")
+        raise ConfigError(
+            f"eval_fraction must be in [0, 1), got {eval_fraction!r}. 0.1 keeps a tenth for evaluation."
+        )
     path = Path(path)
     records, lines = _read_records(path)
     formats = set()
@@ -107,7 +107,9 @@ def load_instructions(
     train = [normalised[i] for i in order if i not in held_out]
     evaluation = [normalised[i] for i in order if i in held_out]
     fmt = "+".join(sorted(formats))
-    print(f"{path.name}: {len(records):,} records ({fmt} format); using train {len(train):,} / eval {len(evaluation):,} (seed {seed})")
+    print(
+        f"{path.name}: {len(records):,} records ({fmt} format); using train {len(train):,} / eval {len(evaluation):,} (seed {seed})"
+    )
     return InstructionData(train=train, eval=evaluation, path=str(path), format=fmt)
 
 
@@ -123,16 +125,22 @@ def _read_records(path: Path) -> tuple[list, list]:
     if not content.strip():
         raise DataError(f"{path} is empty. Check the path.")
     nonempty = [line for line in content.splitlines() if line.strip()]
-    json_lines = path.suffix.lower() in (".jsonl", ".ndjson") or (len(nonempty) > 1 and _is_json_object(nonempty[0]))
+    json_lines = path.suffix.lower() in (".jsonl", ".ndjson") or (
+        len(nonempty) > 1 and _is_json_object(nonempty[0])
+    )
     if content.lstrip().startswith("[") or not json_lines:
         try:
             data = json.loads(content)
         except json.JSONDecodeError as err:
-            raise DataError(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. Fix the file there.")
+            raise DataError(
+                f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. Fix the file there."
+            )
         if not isinstance(data, list):
             keys = f" with keys {', '.join(map(str, list(data)[:6]))}" if isinstance(data, dict) else ""
-            raise DataError(f"{path}: the top level is a {_kind(data)}{keys}, expected a list of records [{{...}}, ...]. "
-                            "Put the records in a JSON list, or use JSON Lines (one record per line).")
+            raise DataError(
+                f"{path}: the top level is a {_kind(data)}{keys}, expected a list of records [{{...}}, ...]. "
+                "Put the records in a JSON list, or use JSON Lines (one record per line)."
+            )
         return data, []
     # JSON Lines: one record per line
     records, lines = [], []
@@ -142,8 +150,10 @@ def _read_records(path: Path) -> tuple[list, list]:
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as err:
-            raise DataError(f"{path} line {lineno}, column {err.colno}: not valid JSON ({err.msg}). "
-                            "JSON Lines needs one complete record per line.")
+            raise DataError(
+                f"{path} line {lineno}, column {err.colno}: not valid JSON ({err.msg}). "
+                "JSON Lines needs one complete record per line."
+            )
         lines.append(lineno)
     return records, lines
 
@@ -170,22 +180,32 @@ def to_messages(record: dict, system: str | None = None) -> list:
 
 def _record_to_messages(record, system, where: str) -> list:
     if not isinstance(record, dict):
-        raise DataError(f"{where} is a {_kind(record)}, expected an object like {{\"instruction\": ..., \"output\": ...}}.")
+        raise DataError(
+            f'{where} is a {_kind(record)}, expected an object like {{"instruction": ..., "output": ...}}.'
+        )
     keys = ", ".join(map(str, record)) or "none"
     if "messages" in record:
         return _check_chat(record["messages"], system, where)
     for key in ("instruction", "output"):
         if key not in record:
-            raise DataError(f"{where} has no {key!r} (keys present: {keys}). "
-                            f"Add {key!r} to that record or remove it (alpaca records need 'instruction' and "
-                            "'output'; chat records need 'messages').")
+            raise DataError(
+                f"{where} has no {key!r} (keys present: {keys}). "
+                f"Add {key!r} to that record or remove it (alpaca records need 'instruction' and "
+                "'output'; chat records need 'messages')."
+            )
     for key in ("instruction", "input", "output", "system"):
         if record.get(key) is not None and not isinstance(record[key], str):
-            raise DataError(f"{where}: {key!r} is a {_kind(record[key])}, expected a string. Fix that value in the file.")
+            raise DataError(
+                f"{where}: {key!r} is a {_kind(record[key])}, expected a string. Fix that value in the file."
+            )
     if not record["output"].strip():
-        raise DataError(f"{where} has an empty 'output': there is no response to learn. Fill it in or remove the record.")
+        raise DataError(
+            f"{where} has an empty 'output': there is no response to learn. Fill it in or remove the record."
+        )
     if not record["instruction"].strip() and not (record.get("input") or "").strip():
-        raise DataError(f"{where} has an empty 'instruction' and 'input': there is no prompt. Fill it in or remove the record.")
+        raise DataError(
+            f"{where} has an empty 'instruction' and 'input': there is no prompt. Fill it in or remove the record."
+        )
     messages = []
     system_text = record.get("system") or system
     if system_text:
@@ -203,20 +223,28 @@ def _record_to_messages(record, system, where: str) -> list:
 
 def _check_chat(messages, system, where: str) -> list:
     if not isinstance(messages, list) or not messages:
-        raise DataError(f"{where}: 'messages' must be a non-empty list of {{\"role\", \"content\"}} objects.")
+        raise DataError(f'{where}: \'messages\' must be a non-empty list of {{"role", "content"}} objects.')
     out = []
     for j, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             raise DataError(f"{where}: message {j} needs 'role' and 'content' (got {message!r:.60}).")
         if message["role"] not in ROLES:
-            raise DataError(f"{where}: message {j} has unknown role {message['role']!r}. Use one of: {', '.join(ROLES)}.")
+            raise DataError(
+                f"{where}: message {j} has unknown role {message['role']!r}. Use one of: {', '.join(ROLES)}."
+            )
         if not isinstance(message["content"], str):
-            raise DataError(f"{where}: message {j} content is a {_kind(message['content'])}, expected a string.")
+            raise DataError(
+                f"{where}: message {j} content is a {_kind(message['content'])}, expected a string."
+            )
         out.append({"role": message["role"], "content": message["content"]})
     if out[-1]["role"] != "assistant":
-        raise DataError(f"{where}: the last message is from {out[-1]['role']!r}; it must be the assistant's response to learn.")
+        raise DataError(
+            f"{where}: the last message is from {out[-1]['role']!r}; it must be the assistant's response to learn."
+        )
     if not out[-1]["content"].strip():
-        raise DataError(f"{where} has an empty assistant response: there is nothing to learn. Fill it in or remove the record.")
+        raise DataError(
+            f"{where} has an empty assistant response: there is nothing to learn. Fill it in or remove the record."
+        )
     if not any(m["role"] == "user" for m in out):
         raise DataError(f"{where} has no user message. Add the question the assistant answers.")
     if system and out[0]["role"] != "system":
@@ -235,10 +263,14 @@ def encode_for_sft(tokenizer, messages: list, max_length: int) -> dict:
     """
     encoded, status = _encode(tokenizer, messages, max_length)
     if status == "dropped":
-        raise DataError(f"The prompt alone is {encoded} tokens, >= max_length={max_length}: no response token would be "
-                        "trained. Raise max_length or shorten the prompt.")
+        raise DataError(
+            f"The prompt alone is {encoded} tokens, >= max_length={max_length}: no response token would be "
+            "trained. Raise max_length or shorten the prompt."
+        )
     if status == "cut":
-        print(f"note: the response was cut to fit max_length={max_length}; the model won't see its end-of-turn token.")
+        print(
+            f"note: the response was cut to fit max_length={max_length}; the model won't see its end-of-turn token."
+        )
     return encoded
 
 
@@ -247,10 +279,14 @@ def _encode(tokenizer, messages, max_length):
     if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 2:
         raise ConfigError(f"max_length must be an integer >= 2, got {max_length!r}.")
     if not getattr(tokenizer, "chat_template", None):
-        raise ModelError("This tokenizer has no chat template. Use an instruct/chat model's tokenizer, "
-                         "or set tokenizer.chat_template to a Jinja template.")
+        raise ModelError(
+            "This tokenizer has no chat template. Use an instruct/chat model's tokenizer, "
+            "or set tokenizer.chat_template to a Jinja template."
+        )
     if not messages or messages[-1].get("role") != "assistant":
-        raise DataError("The conversation must end with an assistant message (the response to learn). Use to_messages(record).")
+        raise DataError(
+            "The conversation must end with an assistant message (the response to learn). Use to_messages(record)."
+        )
     prompt_text, response_text = _render(tokenizer, messages)
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     response_ids = tokenizer(response_text, add_special_tokens=False)["input_ids"]
@@ -263,7 +299,9 @@ def _encode(tokenizer, messages, max_length):
     input_ids = list(prompt_ids) + list(response_ids)
     labels = [IGNORE_INDEX] * len(prompt_ids) + list(response_ids)
     if all(label == IGNORE_INDEX for label in labels):  # the classic bug: a record that teaches nothing
-        raise DataError("This conversation has no response token to train on. Check that the last message has content.")
+        raise DataError(
+            "This conversation has no response token to train on. Check that the last message has content."
+        )
     return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}, status
 
 
@@ -273,18 +311,26 @@ def _render(tokenizer, messages) -> tuple[str, str]:
         prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
         full = tokenizer.apply_chat_template(messages, tokenize=False)
     except Exception as err:  # jinja2 raises its own errors, e.g. "roles must alternate"
-        raise DataError(f"The chat template refused these messages: {err}. Check the roles and their order.") from err
+        raise DataError(
+            f"The chat template refused these messages: {err}. Check the roles and their order."
+        ) from err
     if not full.startswith(prompt):
-        raise ModelError("This chat template renders the prompt differently inside the full conversation, so the "
-                         "prompt cannot be masked reliably. Use a template where template(messages[:-1], "
-                         "add_generation_prompt=True) is a prefix of template(messages).")
-    rest = full[len(prompt):]
+        raise ModelError(
+            "This chat template renders the prompt differently inside the full conversation, so the "
+            "prompt cannot be masked reliably. Use a template where template(messages[:-1], "
+            "add_generation_prompt=True) is a prefix of template(messages)."
+        )
+    rest = full[len(prompt) :]
     content = messages[-1]["content"]
     eos = tokenizer.eos_token or ""
     if eos and eos in rest:
-        return prompt, rest[: rest.rindex(eos) + len(eos)]  # up to the end-of-turn token; drop the "\n" after it
+        return prompt, rest[
+            : rest.rindex(eos) + len(eos)
+        ]  # up to the end-of-turn token; drop the "\n" after it
     trimmed = rest.rstrip()
-    if trimmed.endswith(content.strip()):  # the template marks no end of turn: add eos so the model learns to stop
+    if trimmed.endswith(
+        content.strip()
+    ):  # the template marks no end of turn: add eos so the model learns to stop
         return prompt, trimmed + eos
     return prompt, trimmed  # the template's own end-of-turn marker (e.g. "<end_of_turn>")
 
@@ -330,13 +376,17 @@ def build_sft_dataset(tokenizer, records: list, max_length: int, system: str | N
         n_cut += status == "cut"
         examples.append(encoded)
     if not examples:
-        raise DataError(f"Every one of the {len(records)} records has a prompt of max_length={max_length} tokens or more "
-                        f"(longest {longest_prompt}). Raise max_length.")
+        raise DataError(
+            f"Every one of the {len(records)} records has a prompt of max_length={max_length} tokens or more "
+            f"(longest {longest_prompt}). Raise max_length."
+        )
     lengths = sorted(len(e["input_ids"]) for e in examples)
     line = f"SFT examples: {len(examples):,} of {len(records):,} records, {lengths[len(lengths) // 2]} tokens median, {lengths[-1]} max"
     if n_cut or n_dropped:
-        line += (f"; longer than max_length={max_length}: {n_cut} responses cut at the end, "
-                 f"{n_dropped} dropped (prompt alone too long). Raise max_length to keep them whole.")
+        line += (
+            f"; longer than max_length={max_length}: {n_cut} responses cut at the end, "
+            f"{n_dropped} dropped (prompt alone too long). Raise max_length to keep them whole."
+        )
     print(line)
     return SFTDataset(examples, max_length, n_cut, n_dropped)
 
@@ -352,9 +402,13 @@ class SFTCollator:
     attention mask is 0 there (so padding is never attended to).
     """
 
-    tokenizer: object = field(default=None, repr=False, metadata={"help": "gives the pad id (pad_token_id, else eos_token_id)"})
+    tokenizer: object = field(
+        default=None, repr=False, metadata={"help": "gives the pad id (pad_token_id, else eos_token_id)"}
+    )
     pad_token_id: int | None = field(default=None, metadata={"help": "overrides the tokenizer's pad id"})
-    pad_to_multiple_of: int | None = field(default=None, metadata={"help": "8 helps GPU tensor cores; None (no rounding) on CPU"})
+    pad_to_multiple_of: int | None = field(
+        default=None, metadata={"help": "8 helps GPU tensor cores; None (no rounding) on CPU"}
+    )
 
     def __post_init__(self):
         if self.pad_token_id is None and self.tokenizer is not None:
@@ -362,9 +416,13 @@ class SFTCollator:
             if self.pad_token_id is None:
                 self.pad_token_id = self.tokenizer.eos_token_id  # masked anyway, so any real id works
         if self.pad_token_id is None:
-            raise ConfigError("SFTCollator needs a pad id: pass a tokenizer with a pad or eos token, or pad_token_id=.")
+            raise ConfigError(
+                "SFTCollator needs a pad id: pass a tokenizer with a pad or eos token, or pad_token_id=."
+            )
         if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1:
-            raise ConfigError(f"pad_to_multiple_of must be a positive integer or None, got {self.pad_to_multiple_of!r}.")
+            raise ConfigError(
+                f"pad_to_multiple_of must be a positive integer or None, got {self.pad_to_multiple_of!r}."
+            )
 
     def __call__(self, features: list) -> dict:
         import torch
@@ -400,8 +458,13 @@ class MaskingView:
         return pd.DataFrame(self.tokens, columns=["position", "id", "token", "trained"])
 
     def __str__(self) -> str:
-        lines = [f"NOT TRAINED (label -100), {self.n_prompt} tokens:", self.prompt, "",
-                 f"TRAINED (loss computed here), {self.n_trained} tokens:", self.trained]
+        lines = [
+            f"NOT TRAINED (label -100), {self.n_prompt} tokens:",
+            self.prompt,
+            "",
+            f"TRAINED (loss computed here), {self.n_trained} tokens:",
+            self.trained,
+        ]
         if self.n_padding:
             lines += ["", f"(+ {self.n_padding} padding tokens, masked)"]
         return "\n".join(lines)

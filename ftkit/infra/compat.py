@@ -61,7 +61,9 @@ def ensure_torchvision() -> str:
         _STATUS = "native"
         return _STATUS
     pkg_dir = list(spec.submodule_search_locations)[0]
-    for lib_path in sorted(glob.glob(os.path.join(pkg_dir, "_C*.so")) + glob.glob(os.path.join(pkg_dir, "_C*.pyd"))):
+    for lib_path in sorted(
+        glob.glob(os.path.join(pkg_dir, "_C*.so")) + glob.glob(os.path.join(pkg_dir, "_C*.pyd"))
+    ):
         try:
             torch.ops.load_library(lib_path)
         except (OSError, RuntimeError):

@@ -8,7 +8,6 @@ By default both are fine-tuned here, quickly, with the kit's own recipes (lesson
 recipe, lesson 01's stage 1 on cached features), so the lesson runs on its own, offline, on
 `data_samples/`. Pass `saved=` to ship what lesson 03 (`.../model` folder) or lesson 01
 (`helmet_classifier.safetensors`) saved instead.
-(Belongs with the other lesson modules, ftkit/lessons/l07_deploy.py, once that package exists.)
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..metrics import metrics_summary
 
 __all__ = ["SAMPLES", "Trained", "text_model_for_deploy", "helmet_model_for_deploy"]
 
@@ -40,12 +40,9 @@ class Trained:
 
 
 def _summary(targets, preds) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    return {
-        "test_accuracy": float(accuracy_score(targets, preds)),
-        "test_f1_macro": float(f1_score(targets, preds, average="macro")),
-    }
+    """The test scores that go into the manifest (ftkit.metrics: the same measures as every lesson)."""
+    scores = metrics_summary(targets, preds)
+    return {"test_accuracy": scores["accuracy"], "test_f1_macro": scores["f1_macro"]}
 
 
 def text_model_for_deploy(
@@ -63,7 +60,8 @@ def text_model_for_deploy(
     """A fine-tuned sentiment classifier and its data (test split = the split lesson 03 holds out, or
     `eval_file`, e.g. SST-2 dev in the benchmark)."""
     import ftkit
-    from ftkit import textlab
+
+    from . import l03_sentiment as textlab
 
     start = time.perf_counter()
     train_file = Path(train_file or SAMPLES / "sentiment" / "sentiment_en.csv")

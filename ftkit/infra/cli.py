@@ -20,26 +20,34 @@ def _doctor(args) -> int:
 
 
 def _samples(args) -> int:
-    from .samples.helmet import generate_helmet_dataset
+    from ..samples.helmet import generate_helmet_dataset
 
     out = Path(args.out)
-    generate_helmet_dataset(out, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test,
-                            size=args.size, seed=args.seed, overwrite=args.overwrite)
+    generate_helmet_dataset(
+        out,
+        n_train=args.n_train,
+        n_val=args.n_val,
+        n_test=args.n_test,
+        size=args.size,
+        seed=args.seed,
+        overwrite=args.overwrite,
+    )
     print(f"helmet sample images written to {out}")
     return 0
 
 
 def _lessons(args) -> int:
-    from .lessons import run_lessons
+    from .run_lessons import run_lessons
 
-    table = run_lessons(notebooks_dir=Path(args.notebooks), out_dir=Path(args.out),
-                        profile=args.profile, only=args.only)
+    table = run_lessons(
+        notebooks_dir=Path(args.notebooks), out_dir=Path(args.out), profile=args.profile, only=args.only
+    )
     print(table.to_string(index=False) if hasattr(table, "to_string") else table)
     return 0
 
 
 def _refresh(args) -> int:
-    from .lessons import refresh_checked_outputs
+    from .run_lessons import refresh_checked_outputs
 
     for nb in args.notebooks:
         refresh_checked_outputs(Path(nb), profile=args.profile)
@@ -93,12 +101,12 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="smoke")
     p.set_defaults(func=_refresh)
 
-    from .deploy.cli import add_serve_parser  # argparse only: serving libraries load when `serve` runs
+    from ..deploy.cli import add_serve_parser  # argparse only: serving libraries load when `serve` runs
 
     add_serve_parser(sub)
 
     args = parser.parse_args(argv)
-    from .errors import FtkitError
+    from ..errors import FtkitError
 
     try:
         return args.func(args)

@@ -22,7 +22,15 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["CHATML", "chat_ready", "load_gguf", "drop_quantization_marker", "cache_dir", "load_smollm2", "smollm2_tokenizer"]
+__all__ = [
+    "CHATML",
+    "chat_ready",
+    "load_gguf",
+    "drop_quantization_marker",
+    "cache_dir",
+    "load_smollm2",
+    "smollm2_tokenizer",
+]
 
 CHATML = (  # used when a model has no chat template of its own (the format Qwen and SmolLM2 use)
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
@@ -101,7 +109,9 @@ def load_smollm2(seed: int, dtype):
     if _read_json(cached / "ftkit_cache.json") == stamp:
         try:
             tok = AutoTokenizer.from_pretrained(str(cached), local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(str(cached), local_files_only=True, dtype=dtype or torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(cached), local_files_only=True, dtype=dtype or torch.float32
+            )
             built = _Built((model.eval(), chat_ready(tok)))
             built.source = "cache"
             return built
@@ -109,6 +119,7 @@ def load_smollm2(seed: int, dtype):
             pass  # a damaged cache: rebuild it below
     model, tok = load_gguf(gguf.parent, gguf.name, None)
     with contextlib.suppress(OSError):  # a read-only home folder only costs speed next time
+
         def write_stamp(folder):
             Path(folder, "ftkit_cache.json").write_text(json.dumps(stamp))
 
@@ -121,7 +132,7 @@ def load_smollm2(seed: int, dtype):
 
 
 class _Saver:
-    """Adapts a function to the save_pretrained protocol used by ftkit.io.save_pretrained."""
+    """Adapts a function to the save_pretrained protocol used by ftkit.infra.io.save_pretrained."""
 
     def __init__(self, fn):
         self.save_pretrained = fn

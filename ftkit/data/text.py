@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 __all__ = [
     "TextData",
@@ -96,9 +96,13 @@ class TextData:
         import datasets
 
         if padding not in (False, True, "longest", "max_length"):
-            raise ConfigError(f"padding={padding!r} is not supported. Use False (pad per batch later) or 'max_length'.")
+            raise ConfigError(
+                f"padding={padding!r} is not supported. Use False (pad per batch later) or 'max_length'."
+            )
         if padding and tokenizer.pad_token is None:
-            raise ConfigError("The tokenizer has no pad token, so it cannot pad. Set tokenizer.pad_token first.")
+            raise ConfigError(
+                "The tokenizer has no pad token, so it cannot pad. Set tokenizer.pad_token first."
+            )
         if max_length is None:
             max_length = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
 
@@ -110,7 +114,9 @@ class TextData:
         splits = {}
         for name, frame in (("train", self.train), ("validation", self.val), ("test", self.test)):
             ds = datasets.Dataset.from_pandas(frame[["text", "label"]], preserve_index=False)
-            splits[name] = ds.map(tokenize, batched=True, remove_columns=["text", "label"], desc=f"tokenize {name}")
+            splits[name] = ds.map(
+                tokenize, batched=True, remove_columns=["text", "label"], desc=f"tokenize {name}"
+            )
         return datasets.DatasetDict(splits)
 
     def __repr__(self) -> str:
@@ -159,8 +165,14 @@ def load_text_table(
         sources = {"train": source, "val": source, "test": eval_source}
     label2id = {name: i for i, name in enumerate(classes)}
     train, val, test = (_to_ids(part, label2id) for part in (train, val, test))
-    print(f"splits: train {len(train):,} / val {len(val):,} / test {len(test):,}"
-          + (f" (test = {sources['test']})" if eval_file is not None else f" (stratified {_ratio(split)}, seed {seed})"))
+    print(
+        f"splits: train {len(train):,} / val {len(val):,} / test {len(test):,}"
+        + (
+            f" (test = {sources['test']})"
+            if eval_file is not None
+            else f" (stratified {_ratio(split)}, seed {seed})"
+        )
+    )
     return TextData(train=train, val=val, test=test, classes=classes, sources=sources)
 
 
@@ -170,7 +182,9 @@ def _check_options(max_rows, seed, split) -> None:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
     if len(split) != 3 or min(split) <= 0 or abs(sum(split) - 1) > 1e-6:
-        raise ConfigError(f"split must be three positive fractions adding up to 1 (train, val, test), got {split!r}.")
+        raise ConfigError(
+            f"split must be three positive fractions adding up to 1 (train, val, test), got {split!r}."
+        )
 
 
 def _ratio(split) -> str:
@@ -199,7 +213,9 @@ def _read_labelled(path, text_col, label_col, header) -> tuple[pd.DataFrame, str
     frame = _drop_empty(frame, path)
     n_classes = frame["label"].nunique()
     shown = ", ".join(_sorted_labels(frame["label"].unique())[:10]) + (", ..." if n_classes > 10 else "")
-    print(f"{path.name}: text={text_name!r}, label={label_name!r} ({n_classes} classes: {shown}), {len(frame):,} rows")
+    print(
+        f"{path.name}: text={text_name!r}, label={label_name!r} ({n_classes} classes: {shown}), {len(frame):,} rows"
+    )
     return frame.reset_index(drop=True), path.name
 
 
@@ -217,7 +233,9 @@ def _decode(path: Path) -> str:
     except UnicodeDecodeError:
         content = None
     if content is not None and _looks_chinese(content):
-        print(f"{path.name}: not UTF-8; decoded as gb18030 (Chinese). Re-save it as UTF-8 to avoid surprises.")
+        print(
+            f"{path.name}: not UTF-8; decoded as gb18030 (Chinese). Re-save it as UTF-8 to avoid surprises."
+        )
         return content
     raise DataError(
         f"{path} is not UTF-8 (byte {utf8_error.start} cannot be decoded) nor Chinese GB18030. "
@@ -228,7 +246,11 @@ def _decode(path: Path) -> str:
 def _looks_chinese(content: str) -> bool:
     """True if most non-ASCII characters are CJK (a Latin-1 file can decode as nonsense)."""
     non_ascii = [ch for ch in content if ord(ch) > 127]
-    cjk = sum(1 for ch in non_ascii if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
+    cjk = sum(
+        1
+        for ch in non_ascii
+        if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef"
+    )
     return bool(non_ascii) and cjk >= 0.8 * len(non_ascii)
 
 
@@ -240,17 +262,23 @@ def _parse_json(content: str, path: Path) -> pd.DataFrame:
         try:
             records = json.loads(content)
         except json.JSONDecodeError as err:
-            raise DataError(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. Fix that line.")
+            raise DataError(
+                f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. Fix that line."
+            )
     else:
         for lineno, line in enumerate(content.splitlines(), start=1):
             if line.strip():
                 try:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as err:
-                    raise DataError(f"{path} line {lineno} is not valid JSON: {err.msg} (column {err.colno}). Fix that line.")
+                    raise DataError(
+                        f"{path} line {lineno} is not valid JSON: {err.msg} (column {err.colno}). Fix that line."
+                    )
     for i, record in enumerate(records):
         if not isinstance(record, dict):
-            raise DataError(f"{path}: record {i} is a {type(record).__name__}, expected an object like {{\"text\": ..., \"label\": ...}}.")
+            raise DataError(
+                f'{path}: record {i} is a {type(record).__name__}, expected an object like {{"text": ..., "label": ...}}.'
+            )
     table = pd.DataFrame.from_records(records)
     return table.map(lambda v: "" if v is None else str(v)) if not table.empty else table
 
@@ -263,8 +291,10 @@ def _parse_delimited(content: str, path: Path, header: bool | None) -> tuple[pd.
         table = table.fillna("")  # short rows get empty cells
     except pd.errors.ParserError as err:
         detail = str(err).strip().splitlines()[-1]
-        raise DataError(f"{path} cannot be read as a {_SEP_NAMES[sep]}-separated table: {detail}. "
-                        "Quote texts that contain the delimiter, or fix that line.")
+        raise DataError(
+            f"{path} cannot be read as a {_SEP_NAMES[sep]}-separated table: {detail}. "
+            "Quote texts that contain the delimiter, or fix that line."
+        )
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty. Check the path or re-export the file.")
     first = [str(v).strip() for v in table.iloc[0]]
@@ -341,7 +371,9 @@ def _pick_columns(table, path, text_col, label_col, has_header) -> tuple[str, st
                     return c
         else:
             return None
-        raise DataError(f"{path.name} has no column {wanted!r}; columns found: {found}. Pass {role}= with one of them.")
+        raise DataError(
+            f"{path.name} has no column {wanted!r}; columns found: {found}. Pass {role}= with one of them."
+        )
 
     def by_name(names, exclude):
         for name in names:
@@ -362,8 +394,10 @@ def _pick_columns(table, path, text_col, label_col, has_header) -> tuple[str, st
         candidates = [c for c in columns if c != text and table[c].nunique() <= MAX_CATEGORIES]
         label = min(candidates, key=lambda c: table[c].nunique(), default=None)
     if label is None or label == text:
-        raise DataError(f"{path.name} has no label column (looked for {', '.join(LABEL_COLUMN_NAMES)}); "
-                        f"columns found: {found}. Pass label_col=.")
+        raise DataError(
+            f"{path.name} has no label column (looked for {', '.join(LABEL_COLUMN_NAMES)}); "
+            f"columns found: {found}. Pass label_col=."
+        )
     return text, label
 
 
@@ -378,7 +412,9 @@ def _drop_empty(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         rows = ", ".join(str(i + 1) for i in np.flatnonzero(empty)[:5]) + (", ..." if n > 5 else "")
         what = f"{path.name}: {n:,} of {len(frame):,} rows have an empty {column} (data rows {rows}; row 1 = first data row)"
         if n / len(frame) > MAX_EMPTY_FRACTION:
-            raise DataError(f"{what}, more than {MAX_EMPTY_FRACTION:.0%}. Check text_col/label_col, or clean the file.")
+            raise DataError(
+                f"{what}, more than {MAX_EMPTY_FRACTION:.0%}. Check text_col/label_col, or clean the file."
+            )
         print(f"{what}; dropped them.")
         keep &= ~empty
     return frame[keep]
@@ -403,14 +439,20 @@ def _classes(frame: pd.DataFrame, labels, source: str) -> list:
         for value in present:
             if value not in classes:
                 row = int(np.flatnonzero((frame["label"] == value).to_numpy())[0]) + 1
-                raise DataError(f"{source}: label {value!r} (data row {row}) is not one of labels={classes}. "
-                                "Add it to labels= or fix the file.")
+                raise DataError(
+                    f"{source}: label {value!r} (data row {row}) is not one of labels={classes}. "
+                    "Add it to labels= or fix the file."
+                )
         missing = [c for c in classes if c not in present]
         if missing:
-            raise DataError(f"{source} has no row with label {missing[0]!r} from labels=. Remove it from labels= or add data.")
+            raise DataError(
+                f"{source} has no row with label {missing[0]!r} from labels=. Remove it from labels= or add data."
+            )
     if len(classes) < 2:
-        raise DataError(f"{source} has a single class ({classes[0]!r}): a classifier needs at least two. "
-                        "Check label_col= and the file.")
+        raise DataError(
+            f"{source} has a single class ({classes[0]!r}): a classifier needs at least two. "
+            "Check label_col= and the file."
+        )
     return classes
 
 
@@ -418,8 +460,10 @@ def _check_eval_labels(frame: pd.DataFrame, classes: list, eval_source: str, tra
     for value in _sorted_labels(frame["label"].unique()):
         if value not in classes:
             row = int(np.flatnonzero((frame["label"] == value).to_numpy())[0]) + 1
-            raise DataError(f"{eval_source}: label {value!r} (data row {row}) does not occur in {train_source} "
-                            f"(classes: {', '.join(classes)}). Fix the label or add training rows for it.")
+            raise DataError(
+                f"{eval_source}: label {value!r} (data row {row}) does not occur in {train_source} "
+                f"(classes: {', '.join(classes)}). Fix the label or add training rows for it."
+            )
 
 
 def _to_ids(frame: pd.DataFrame, label2id: dict) -> pd.DataFrame:
@@ -457,8 +501,10 @@ def _stratified_split(frame: pd.DataFrame, fractions, seed: int, source: str) ->
             start += count
     if any(len(part) == 0 for part in parts):
         smallest = frame["label"].value_counts().min()
-        raise DataError(f"{source}: too few rows ({len(frame)}, smallest class {smallest}) to split "
-                        f"{_ratio(fractions)} into non-empty parts. Add rows, raise max_rows, or pass eval_file=.")
+        raise DataError(
+            f"{source}: too few rows ({len(frame)}, smallest class {smallest}) to split "
+            f"{_ratio(fractions)} into non-empty parts. Add rows, raise max_rows, or pass eval_file=."
+        )
     return [frame.iloc[sorted(part)].reset_index(drop=True) for part in parts]
 
 
@@ -481,7 +527,9 @@ def _stratified_sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.Data
 # ---------------------------------------------------------------------------------------
 # Helpers for the class-imbalance lesson
 # ---------------------------------------------------------------------------------------
-def make_imbalanced(df: pd.DataFrame, minority_class, keep_fraction: float, seed: int = 0, classes: list | None = None):
+def make_imbalanced(
+    df: pd.DataFrame, minority_class, keep_fraction: float, seed: int = 0, classes: list | None = None
+):
     """A copy of `df` keeping only `keep_fraction` of the rows of `minority_class`.
 
     `minority_class` is a label id, or a class name when `classes` (TextData.classes) is given.
@@ -492,12 +540,16 @@ def make_imbalanced(df: pd.DataFrame, minority_class, keep_fraction: float, seed
     class_id = minority_class
     if not isinstance(minority_class, (int, np.integer)):
         if classes is None or str(minority_class) not in [str(c) for c in classes]:
-            raise ConfigError(f"Unknown minority_class {minority_class!r}. Pass a label id, or a name with classes=data.classes.")
+            raise ConfigError(
+                f"Unknown minority_class {minority_class!r}. Pass a label id, or a name with classes=data.classes."
+            )
         class_id = [str(c) for c in classes].index(str(minority_class))
     rows = np.flatnonzero((df["label"] == class_id).to_numpy())
     if len(rows) == 0:
         raise DataError(f"No rows with label id {class_id} to thin out. Check minority_class.")
-    kept = np.random.default_rng(seed).choice(rows, size=max(1, round(len(rows) * keep_fraction)), replace=False)
+    kept = np.random.default_rng(seed).choice(
+        rows, size=max(1, round(len(rows) * keep_fraction)), replace=False
+    )
     others = np.flatnonzero((df["label"] != class_id).to_numpy())
     return df.iloc[sorted(np.concatenate([others, kept]))].reset_index(drop=True)
 
@@ -522,13 +574,19 @@ def class_weights(labels, num_classes: int | None = None):
     values = labels["label"] if isinstance(labels, pd.DataFrame) else labels
     ids = np.asarray(list(values))
     if ids.size == 0 or not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0:
-        raise DataError("class_weights needs integer label ids >= 0 (e.g. data.train or data.train['label']), "
-                        f"got {ids[:5].tolist()}{' ...' if ids.size > 5 else ''}.")
+        raise DataError(
+            "class_weights needs integer label ids >= 0 (e.g. data.train or data.train['label']), "
+            f"got {ids[:5].tolist()}{' ...' if ids.size > 5 else ''}."
+        )
     k = num_classes or int(ids.max()) + 1
     if int(ids.max()) >= k:
-        raise ConfigError(f"Label id {int(ids.max())} does not fit num_classes={k}. Pass the number of classes (data.num_labels).")
+        raise ConfigError(
+            f"Label id {int(ids.max())} does not fit num_classes={k}. Pass the number of classes (data.num_labels)."
+        )
     counts = np.bincount(ids, minlength=k)
     missing = [c for c in range(k) if counts[c] == 0]
     if missing:
-        raise DataError(f"Class id {missing[0]} has no rows, so it has no weight. Check the split or num_classes.")
+        raise DataError(
+            f"Class id {missing[0]} has no rows, so it has no weight. Check the split or num_classes."
+        )
     return torch.tensor(ids.size / (k * counts), dtype=torch.float32)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 from .io import write_text_atomic
 
 __all__ = ["write_results", "read_results", "results_table", "RESULTS_FILE"]
@@ -23,7 +23,9 @@ RESULTS_FILE = "results.json"  # the name `make lessons` looks for in each lesso
 _RESERVED = ("lesson", "model", "profile", "wall_s", "metrics", "ftkit_version", "torch_version", "created")
 
 
-def write_results(output_dir, lesson: str, model: str, profile: str, wall_s: float, metrics: dict, **extra) -> Path:
+def write_results(
+    output_dir, lesson: str, model: str, profile: str, wall_s: float, metrics: dict, **extra
+) -> Path:
     """Write OUTPUT_DIR/results.json atomically and return its path.
 
     `metrics` values must be numbers, bools, strings or None.  `extra` keyword arguments are
@@ -31,7 +33,9 @@ def write_results(output_dir, lesson: str, model: str, profile: str, wall_s: flo
     to record where the run happened (default: the device ftkit would pick).
     """
     if not isinstance(lesson, str) or not lesson.strip():
-        raise ConfigError(f"write_results needs a lesson name, got {lesson!r}. Pass e.g. lesson='01_helmet_resnet'.")
+        raise ConfigError(
+            f"write_results needs a lesson name, got {lesson!r}. Pass e.g. lesson='01_helmet_resnet'."
+        )
     if not isinstance(metrics, dict):
         raise ConfigError(f"metrics must be a dict of name -> number, got {type(metrics).__name__}.")
     clean_metrics = {}
@@ -45,7 +49,9 @@ def write_results(output_dir, lesson: str, model: str, profile: str, wall_s: flo
         clean_metrics[name] = _json_safe(value)
     clash = [k for k in extra if k in _RESERVED]
     if clash:
-        raise ConfigError(f"write_results: {clash} are filled in by ftkit itself; rename your extra field(s).")
+        raise ConfigError(
+            f"write_results: {clash} are filled in by ftkit itself; rename your extra field(s)."
+        )
     try:
         wall = None if wall_s is None else float(_scalar(wall_s))
     except (TypeError, ValueError):
@@ -68,12 +74,14 @@ def write_results(output_dir, lesson: str, model: str, profile: str, wall_s: flo
         "device": str(device),
         "ftkit_version": _ftkit_version(),
         "torch_version": torch.__version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     try:
         text = json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"write_results: an extra field cannot be stored as JSON ({exc}). Pass plain numbers, strings, lists or dicts.") from None
+        raise ConfigError(
+            f"write_results: an extra field cannot be stored as JSON ({exc}). Pass plain numbers, strings, lists or dicts."
+        ) from None
 
     # Written to a temporary file in the same folder, then renamed: readers never see half a file.
     return write_text_atomic(Path(output_dir) / RESULTS_FILE, text + "\n")
@@ -85,13 +93,17 @@ def read_results(folder) -> dict:
     if path.is_dir():
         path = path / RESULTS_FILE
     if not path.is_file():
-        raise DataError(f"No {RESULTS_FILE} at {path}. Run the lesson notebook to the end first (its last cell writes it).")
+        raise DataError(
+            f"No {RESULTS_FILE} at {path}. Run the lesson notebook to the end first (its last cell writes it)."
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path} is not valid JSON ({exc}). Delete it and run the lesson again.") from None
     if not isinstance(data, dict) or "lesson" not in data:
-        raise DataError(f"{path} is not an ftkit results file (no 'lesson' field). Delete it and run the lesson again.")
+        raise DataError(
+            f"{path} is not an ftkit results file (no 'lesson' field). Delete it and run the lesson again."
+        )
     return data
 
 

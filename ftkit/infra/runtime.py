@@ -10,10 +10,19 @@ import os
 import random
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
-__all__ = ["pick_device", "seed_everything", "Profile", "get_profile", "PROFILES", "memory_advice", "oom_guard",
-           "is_out_of_memory", "free_memory"]
+__all__ = [
+    "pick_device",
+    "seed_everything",
+    "Profile",
+    "get_profile",
+    "PROFILES",
+    "memory_advice",
+    "oom_guard",
+    "is_out_of_memory",
+    "free_memory",
+]
 
 
 def pick_device(prefer: str | None = None) -> str:
@@ -67,7 +76,9 @@ class Profile:
     steps: int  # default optimizer steps for LoRA lessons
     batch_size: int
     description: str
-    memory_gb: float | None = None  # memory the machine gives a session; lessons skip a part that cannot fit (None = no cap)
+    memory_gb: float | None = (
+        None  # memory the machine gives a session; lessons skip a part that cannot fit (None = no cap)
+    )
 
 
 PROFILES: dict[str, Profile] = {
@@ -134,7 +145,9 @@ def get_profile(name: str | None = None) -> Profile:
     """The profile called `name`, else $FTKIT_PROFILE, else 'default'."""
     key = name or os.environ.get("FTKIT_PROFILE") or "default"
     if key not in PROFILES:
-        raise ConfigError(f"Unknown profile {key!r}. Use one of: {', '.join(PROFILES)} (set PROFILE or FTKIT_PROFILE).")
+        raise ConfigError(
+            f"Unknown profile {key!r}. Use one of: {', '.join(PROFILES)} (set PROFILE or FTKIT_PROFILE)."
+        )
     return PROFILES[key]
 
 
@@ -143,10 +156,13 @@ def memory_advice(batch_size: int | None = None, grad_accum: int | None = None) 
     smaller = ""
     if batch_size and batch_size > 1:
         smaller = f" (e.g. batch_size={max(1, batch_size // 2)}, grad_accum={(grad_accum or 1) * 2}: same effective batch)"
-    return ("Out of memory. Try, in order: a smaller batch with more gradient accumulation" + smaller +
-            "; gradient_checkpointing=True (recompute activations: ~30% slower, much less memory); a shorter "
-            "max_length; LoRA instead of full fine-tuning (no gradients or Adam state for the frozen weights); "
-            "on a GPU, QLoRA (the frozen base in 4 bits, see qlora_note()).")
+    return (
+        "Out of memory. Try, in order: a smaller batch with more gradient accumulation"
+        + smaller
+        + "; gradient_checkpointing=True (recompute activations: ~30% slower, much less memory); a shorter "
+        "max_length; LoRA instead of full fine-tuning (no gradients or Adam state for the frozen weights); "
+        "on a GPU, QLoRA (the frozen base in 4 bits, see qlora_note())."
+    )
 
 
 @contextlib.contextmanager
@@ -165,7 +181,9 @@ def is_out_of_memory(err: BaseException) -> bool:
     import torch
 
     oom = isinstance(err, torch.OutOfMemoryError) or (
-        isinstance(err, RuntimeError) and ("can't allocate memory" in str(err) or "out of memory" in str(err).lower()))
+        isinstance(err, RuntimeError)
+        and ("can't allocate memory" in str(err) or "out of memory" in str(err).lower())
+    )
     if oom and torch.cuda.is_available():
         torch.cuda.empty_cache()
     return oom

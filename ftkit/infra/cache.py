@@ -36,8 +36,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from .errors import ConfigError
-from .freeze import frozen_blocks
+from ..errors import ConfigError
+from ..freeze import frozen_blocks
 
 __all__ = ["prepare_cache", "CachePlan", "CachedFeatures", "clear_cache", "cache_info", "split_model"]
 
@@ -90,7 +90,10 @@ def split_model(model: nn.Module) -> list | None:
     where = f"{forward.__module__}.{forward.__qualname__}"
     if where == "torchvision.models.resnet.ResNet.forward":
         return _resnet_steps(model)
-    if where == "efficientnet_lite_pytorch.model.EfficientNet.forward" and not model._global_params.local_pooling:
+    if (
+        where == "efficientnet_lite_pytorch.model.EfficientNet.forward"
+        and not model._global_params.local_pooling
+    ):
         return _efficientnet_steps(model)
     return None
 
@@ -100,13 +103,15 @@ def _resnet_steps(m) -> list:
     stem = lambda x: m.maxpool(m.relu(m.bn1(m.conv1(x))))  # noqa: E731
     pool = lambda x: torch.flatten(m.avgpool(x), 1)  # noqa: E731
     steps = [_Step("stem", stem, "block", (m.conv1, m.bn1))]
-    steps += [_Step(f"layer{i}", getattr(m, f"layer{i}"), "block", (getattr(m, f"layer{i}"),)) for i in range(1, 5)]
+    steps += [
+        _Step(f"layer{i}", getattr(m, f"layer{i}"), "block", (getattr(m, f"layer{i}"),)) for i in range(1, 5)
+    ]
     return steps + [_Step("pooling", pool, "fixed"), _Step("fc", m.fc, "head", (m.fc,))]
 
 
 def _efficientnet_steps(m) -> list:
     # Same operations as EfficientNet.extract_features + forward (drop-connect rates included).
-    from .freeze import _efficientnet_plan
+    from ..freeze import _efficientnet_plan
 
     n_blocks = len(m._blocks)
 
@@ -123,7 +128,9 @@ def _efficientnet_steps(m) -> list:
     for name, paths in _efficientnet_plan(m).blocks[1:-1]:
         indices = [int(p.split(".")[1]) for p in paths]
         steps.append(_Step(name, stage(indices), "block", tuple(m._blocks[i] for i in indices)))
-    steps.append(_Step("head_conv", lambda x: m._swish(m._bn1(m._conv_head(x))), "block", (m._conv_head, m._bn1)))
+    steps.append(
+        _Step("head_conv", lambda x: m._swish(m._bn1(m._conv_head(x))), "block", (m._conv_head, m._bn1))
+    )
     steps.append(_Step("pooling", lambda x: m._avg_pooling(x).flatten(1), "fixed"))
     steps.append(_Step("dropout", m._dropout, "random"))
     return steps + [_Step("_fc", m._fc, "head", (m._fc,))]
@@ -157,7 +164,10 @@ def _data_is_fixed(dataset) -> tuple[bool, str]:
         return True, ""
     if isinstance(dataset, Subset):
         return _data_is_fixed(dataset.dataset)
-    return False, f"cannot tell whether {type(dataset).__name__} is augmented randomly (give it .random_transform = False)"
+    return (
+        False,
+        f"cannot tell whether {type(dataset).__name__} is augmented randomly (give it .random_transform = False)",
+    )
 
 
 def _data_key(dataset):
@@ -166,7 +176,11 @@ def _data_key(dataset):
     if fingerprint is not None:
         return ("fingerprint", str(fingerprint), len(dataset))
     if isinstance(dataset, TensorDataset):
-        return ("tensors", id(dataset), tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in dataset.tensors))
+        return (
+            "tensors",
+            id(dataset),
+            tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in dataset.tensors),
+        )
     if isinstance(dataset, Subset):
         return ("subset", _data_key(dataset.dataset), tuple(dataset.indices))
     return ("id", id(dataset), len(dataset), repr(getattr(dataset, "transform", None)))
@@ -182,7 +196,7 @@ def _weights_key(steps):
 
 
 # ---- the in-memory store ------------------------------------------------------------------------------
-_STORE: "OrderedDict[tuple, dict]" = OrderedDict()
+_STORE: OrderedDict[tuple, dict] = OrderedDict()
 
 
 def clear_cache() -> None:
@@ -192,12 +206,19 @@ def clear_cache() -> None:
 
 def cache_info() -> list:
     """One line per cached entry (for curious learners)."""
-    return [f"{e['label']}: {tuple(e['features'].shape)} ({e['features'].numel() * 4 / 1e6:.1f} MB)" for e in _STORE.values()]
+    return [
+        f"{e['label']}: {tuple(e['features'].shape)} ({e['features'].numel() * 4 / 1e6:.1f} MB)"
+        for e in _STORE.values()
+    ]
 
 
 def _lookup(key, model, dataset):
     entry = _STORE.get(key)
-    if entry is None or entry["model"]() is not model or (entry["data"] is not None and entry["data"]() is not dataset):
+    if (
+        entry is None
+        or entry["model"]() is not model
+        or (entry["data"] is not None and entry["data"]() is not dataset)
+    ):
         return None
     _STORE.move_to_end(key)
     return entry
@@ -209,7 +230,13 @@ def _remember(key, model, dataset, features, targets, label, max_bytes: float) -
         data_ref = None if getattr(dataset, "fingerprint", None) is not None else weakref.ref(dataset)
     except TypeError:
         data_ref = None
-    _STORE[key] = {"model": weakref.ref(model), "data": data_ref, "features": features, "targets": targets, "label": label}
+    _STORE[key] = {
+        "model": weakref.ref(model),
+        "data": data_ref,
+        "features": features,
+        "targets": targets,
+        "label": label,
+    }
     while len(_STORE) > 1 and (len(_STORE) > MAX_ENTRIES or _stored_bytes() > max_bytes):
         _STORE.popitem(last=False)
 
@@ -223,7 +250,9 @@ def _stored_bytes() -> int:
 def _extract(steps, dataset, device, batch_size, num_workers) -> tuple:
     """Run the frozen steps over the whole dataset once (eval mode, in order)."""
     generator = torch.Generator()  # its own generator: the global random stream stays untouched
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, generator=generator)
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, generator=generator
+    )
     features, targets = [], []
     for x, y in loader:
         features.append(_run_steps(steps, x.to(device)).float().cpu())
@@ -269,14 +298,20 @@ def prepare_cache(model: nn.Module, train_set, val_set, config, device: str, mod
     if why_not is not None:
         if mode is True:
             raise ConfigError(f"Cannot use the feature cache: {why_not}. Use cache='auto' or cache=False.")
-        return _validation_only(model, val_set, config, device, why_not) or CachePlan(f"feature cache OFF: {why_not}")
+        return _validation_only(model, val_set, config, device, why_not) or CachePlan(
+            f"feature cache OFF: {why_not}"
+        )
     frozen, top = steps[:k], steps[k:]
     names = [s.name for s in frozen if s.kind == "block"]
     label = f"{names[0]}..{names[-1]}" if len(names) > 1 else names[0]
-    train, seconds, reused = _features_for(model, frozen, train_set, config, device, f"{type(model).__name__} {label}")
+    train, seconds, reused = _features_for(
+        model, frozen, train_set, config, device, f"{type(model).__name__} {label}"
+    )
     val = None
     if val_set is not None and not isinstance(val_set, DataLoader) and _data_is_fixed(val_set)[0]:
-        val, val_seconds, _ = _features_for(model, frozen, val_set, config, device, f"{type(model).__name__} {label} (val)")
+        val, val_seconds, _ = _features_for(
+            model, frozen, val_set, config, device, f"{type(model).__name__} {label} (val)"
+        )
         seconds += val_seconds
     unit = "images" if torch.as_tensor(train_set[0][0]).ndim == 3 else "examples"
     how = "reused from memory" if reused else f"{seconds:.1f} s"
@@ -294,10 +329,16 @@ def _validation_only(model, val_set, config, device: str, why_not: str) -> Cache
     frozen, top = steps[:k], steps[k:]
     if _estimate_bytes(frozen, val_set, device) > config.cache_max_gb * 1e9:
         return None
-    val, seconds, reused = _features_for(model, frozen, val_set, config, device, f"{type(model).__name__} (val)")
+    val, seconds, reused = _features_for(
+        model, frozen, val_set, config, device, f"{type(model).__name__} (val)"
+    )
     how = "reused from memory" if reused else f"{seconds:.1f} s"
-    return CachePlan(f"feature cache for validation only ({len(val):,} examples, {how}); training: {why_not}",
-                     None, val, lambda x: _run_steps(top, x))
+    return CachePlan(
+        f"feature cache for validation only ({len(val):,} examples, {how}); training: {why_not}",
+        None,
+        val,
+        lambda x: _run_steps(top, x),
+    )
 
 
 def _why_not(model, train_set, config) -> tuple:
@@ -314,8 +355,16 @@ def _frozen_split(model) -> tuple:
     """(reason the model gives nothing to cache or None, steps, number of frozen steps)."""
     steps = split_model(model)
     if steps is None:
-        return f"ftkit cannot split {type(model).__name__}'s forward pass (supported: torchvision ResNet, EfficientNet-Lite)", None, 0
+        return (
+            f"ftkit cannot split {type(model).__name__}'s forward pass (supported: torchvision ResNet, EfficientNet-Lite)",
+            None,
+            0,
+        )
     k = _frozen_prefix(model, steps)
     if not any(s.kind == "block" for s in steps[:k]):
-        return "no block at the bottom is frozen (use freeze(model, depth) with depth < max_depth(model))", None, 0
+        return (
+            "no block at the bottom is frozen (use freeze(model, depth) with depth < max_depth(model))",
+            None,
+            0,
+        )
     return None, steps, k

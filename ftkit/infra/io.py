@@ -25,9 +25,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import ConfigError, ModelError, SaveError
+from ..errors import ConfigError, ModelError, SaveError
 
-__all__ = ["save_weights", "load_weights", "load_checkpoint", "read_metadata", "save_folder", "save_pretrained"]
+__all__ = [
+    "save_weights",
+    "load_weights",
+    "load_checkpoint",
+    "read_metadata",
+    "save_folder",
+    "save_pretrained",
+]
 
 _PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")  # formats torch.save writes (a pickle inside)
 
@@ -43,7 +50,9 @@ def save_weights(model_or_state_dict, path, overwrite: bool = False, metadata: d
 
     path = Path(path)
     if path.suffix != ".safetensors":
-        raise ConfigError(f"Weights are saved as safetensors, got the file name {str(path)!r}. Use a name ending in .safetensors.")
+        raise ConfigError(
+            f"Weights are saved as safetensors, got the file name {str(path)!r}. Use a name ending in .safetensors."
+        )
     _refuse_existing(path, overwrite)
     state = _plain_state_dict(model_or_state_dict)
     meta = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
@@ -65,28 +74,36 @@ def load_checkpoint(path) -> dict:
 
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"Checkpoint not found: {str(path)!r}. Check the path (save one with ftkit.io.save_weights).")
+        raise ModelError(
+            f"Checkpoint not found: {str(path)!r}. Check the path (save one with ftkit.save_weights)."
+        )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path))
         except Exception as err:  # a truncated or foreign file
-            raise ModelError(f"Cannot read the safetensors file {str(path)!r} ({_first_line(err)}). Save it again.") from None
+            raise ModelError(
+                f"Cannot read the safetensors file {str(path)!r} ({_first_line(err)}). Save it again."
+            ) from None
     if path.suffix not in _PICKLE_SUFFIXES:
-        raise ModelError(f"Unknown checkpoint type {path.suffix!r}: {str(path)!r}. Use .safetensors (or .pt/.pth holding only tensors).")
+        raise ModelError(
+            f"Unknown checkpoint type {path.suffix!r}: {str(path)!r}. Use .safetensors (or .pt/.pth holding only tensors)."
+        )
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)  # never run pickled code
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError, EOFError) as err:
         raise ModelError(
             f"Refused to load {str(path)!r}: it is not a plain-tensor checkpoint and loading it could run code "
-            f"({_unpickler_reason(err)}). Only load pickles you made yourself; re-save weights with ftkit.io.save_weights."
+            f"({_unpickler_reason(err)}). Only load pickles you made yourself; re-save weights with ftkit.save_weights."
         ) from None
     for key in ("state_dict", "model_state_dict", "model"):  # common training-script wrappers
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
     if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise ModelError(f"{str(path)!r} holds {type(obj).__name__}, not a state dict of tensors. Save model.state_dict() instead.")
+        raise ModelError(
+            f"{str(path)!r} holds {type(obj).__name__}, not a state dict of tensors. Save model.state_dict() instead."
+        )
     return obj
 
 
@@ -142,10 +159,14 @@ def save_folder(fn, folder, overwrite: bool = False) -> Path:
 def save_pretrained(folder, *objects, overwrite: bool = False) -> Path:
     """Atomically `save_pretrained` one or more objects (model, tokenizer, PEFT model) into `folder`."""
     if not objects:
-        raise ConfigError("save_pretrained needs something to save. Pass e.g. save_pretrained(folder, model, tokenizer).")
+        raise ConfigError(
+            "save_pretrained needs something to save. Pass e.g. save_pretrained(folder, model, tokenizer)."
+        )
     for obj in objects:
         if not hasattr(obj, "save_pretrained"):
-            raise ConfigError(f"{type(obj).__name__} has no save_pretrained method. Use save_weights for plain torch models.")
+            raise ConfigError(
+                f"{type(obj).__name__} has no save_pretrained method. Use save_weights for plain torch models."
+            )
 
     def write(tmp):
         for obj in objects:
@@ -172,7 +193,9 @@ def write_text_atomic(path, text: str) -> Path:
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
-        raise SaveError(f"{str(path)!r} already exists and would be overwritten. Choose a new name or pass overwrite=True.")
+        raise SaveError(
+            f"{str(path)!r} already exists and would be overwritten. Choose a new name or pass overwrite=True."
+        )
 
 
 def _umask() -> int:
@@ -191,9 +214,15 @@ def _plain_state_dict(model_or_state_dict) -> dict:
     """Contiguous CPU tensors; tensors that share memory (tied weights) are copied once."""
     import torch
 
-    state = model_or_state_dict.state_dict() if hasattr(model_or_state_dict, "state_dict") else model_or_state_dict
+    state = (
+        model_or_state_dict.state_dict()
+        if hasattr(model_or_state_dict, "state_dict")
+        else model_or_state_dict
+    )
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ConfigError(f"save_weights needs a torch model or a dict of tensors, got {type(model_or_state_dict).__name__}.")
+        raise ConfigError(
+            f"save_weights needs a torch model or a dict of tensors, got {type(model_or_state_dict).__name__}."
+        )
     out, seen = {}, set()
     for key, tensor in state.items():
         tensor = tensor.detach().to("cpu").contiguous()

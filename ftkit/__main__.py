@@ -1,0 +1,5 @@
+"""`python -m ftkit ...` is the `ftkit` command (doctor, samples, lessons, refresh, warmup)."""
+
+from .infra.cli import main
+
+raise SystemExit(main())
