@@ -145,7 +145,7 @@ def test_ftkit_serve_refuses_to_start_with_one_line(exported, tmp_path, damage):
         target = copy_model_dir(text_dir.path, tmp_path / "copy").path
         (target / "model.onnx").unlink()
     run = subprocess.run(
-        [sys.executable, "-m", "ftkit.cli", "serve", str(target), "--port", "1"],
+        [sys.executable, "-m", "ftkit", "serve", str(target), "--port", "1"],
         capture_output=True,
         text=True,
         timeout=120,

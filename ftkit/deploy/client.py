@@ -39,7 +39,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ServerProcess:
-    """`python -m ftkit.cli serve DIRS --port N` as a subprocess, stopped on exit from the `with`."""
+    """`python -m ftkit serve DIRS --port N` as a subprocess, stopped on exit from the `with`."""
 
     def __init__(
         self,
@@ -56,7 +56,7 @@ class ServerProcess:
         self.args = [
             sys.executable,
             "-m",
-            "ftkit.cli",
+            "ftkit",
             "serve",
             *map(str, model_dirs),
             "--host",
