@@ -151,7 +151,7 @@ def write_model_dir(
 def read_model_dir(folder, verify: bool = True) -> ModelDir:
     """Check an exported directory (exists, manifest readable, every file present and unchanged)."""
     folder = Path(folder)
-    hint = "Export one with ftkit.deploy.export_text_model / export_image_model (lesson 07)."
+    hint = "Export one with ftkit.export_text_model / ftkit.export_image_model (lesson 07)."
     if not folder.is_dir():
         raise ModelError(f"Model directory not found: {str(folder)!r}. {hint}")
     manifest_path = folder / MANIFEST
