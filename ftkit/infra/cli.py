@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout (for samples/notebooks defaults): ftkit/infra/cli.py
+REPO = Path(__file__).resolve().parents[2]  # the checkout (samples/notebooks defaults), from ftkit/infra/
 
 
 def _doctor(args) -> int:
