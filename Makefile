@@ -66,6 +66,7 @@ lessons: setup
 
 samples: setup
 	$(PY) -m ftkit samples
+	$(PY) -m ftkit.samples.triage
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,9 +1,10 @@
 """Benchmark: does each lesson fit Binder's memory?  Run it under a real memory limit.
 
-    sudo-free as root:  .venv/bin/python benchmarks/bench_binder_memory.py [--only 03 04] [--limit-gb 2] [--no-results]
+    sudo-free as root:
+        .venv/bin/python benchmarks/bench_binder_memory.py [--only 03 04] [--limit-gb 2] [--no-results]
 
-mybinder.org gives a session 2 GB (JupyterHub's "2G" = 2 GiB): a memory cgroup around the Jupyter server and its
-kernels.  Going over it kills the kernel ("Kernel died").  A process's peak RSS (what the lessons
+mybinder.org gives a session 2 GB (JupyterHub's "2G" = 2 GiB): a memory cgroup around the Jupyter server
+and its kernels.  Going over it kills the kernel ("Kernel died").  A process's peak RSS (what the lessons
 report as `peak_rss_mb`) does not answer the question: it counts a file mapped twice twice
 (two copies of a model loaded from the same safetensors cache share their pages), and it
 ignores the page cache the cgroup is charged for.  So this benchmark does what Binder does:
@@ -34,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _common import append_results  # benchmarks/_common.py
+from _common import append_results  # benchmarks/_common.py  # noqa: E402
 
 from ftkit.infra.run_lessons import lesson_notebooks  # noqa: E402
 from ftkit.infra.runtime import get_profile  # noqa: E402
@@ -228,17 +229,20 @@ def main() -> int:
             row = run_lesson(nb, limit, Path(tmp))
             rows.append(row)
             print(
-                f"{row['lesson']}: finished {row['finished']}, OOM kills {row['oom_kills']}, held {row['held_mb']:.0f} MB, "
+                f"{row['lesson']}: finished {row['finished']}, OOM kills {row['oom_kills']}, held "
+                f"{row['held_mb']:.0f} MB, "
                 f"cgroup peak {row['cgroup_peak_mb']:.0f} MB, {row['wall_s']:.0f} s",
                 flush=True,
             )
     table = "\n".join(
         [
-            "| lesson | finished under the limit | OOM kills | held MB (anon + mapped, peak) | cgroup peak MB (incl. cache) | wall s |",
+            "| lesson | finished under the limit | OOM kills | held MB (anon + mapped, peak) | cgroup peak "
+            "MB (incl. cache) | wall s |",
             "|---|---|---|---|---|---|",
         ]
         + [
-            f"| {r['lesson']} | {r['finished']} | {r['oom_kills']} | {r['held_mb']:.0f} | {r['cgroup_peak_mb']:.0f} | "
+            f"| {r['lesson']} | {r['finished']} | {r['oom_kills']} | {r['held_mb']:.0f} | "
+            f"{r['cgroup_peak_mb']:.0f} | "
             f"{r['wall_s']:.0f} |"
             for r in rows
         ]
@@ -251,7 +255,8 @@ def main() -> int:
         note = (
             f"Each lesson ran headless (papermill, `binder` profile) in its own memory cgroup limited to "
             f"{args.limit_gb:g} GiB, swap included, page cache dropped first "
-            f"({'yes' if all(r['cache_dropped'] for r in rows) else 'no: not writable'}). The papermill process "
+            f"({'yes' if all(r['cache_dropped'] for r in rows) else 'no: not writable'}). The "
+            "papermill process "
             f"counts too, as Binder's Jupyter server does. Widget clicks after the last cell: "
             f"{'; '.join(f'{k}: ' + v.replace(chr(10), ', ') for k, v in LEARNER_CLICKS.items())}."
         )

@@ -46,7 +46,8 @@ sys.path.insert(0, str(REPO))
 
 from _common import append_results  # benchmarks/_common.py  # noqa: E402
 
-from ftkit.lora import LoraSettings, measure_train_memory  # noqa: E402
+from ftkit.lessons.l04_lora import measure_train_memory  # noqa: E402
+from ftkit.lora import LoraSettings  # noqa: E402
 
 
 def matmul_peak_gflops(n: int = 4096, repeats: int = 5) -> float:
@@ -112,7 +113,8 @@ def main() -> int:
     print(f"fp32 matmul peak (4096^3, {torch.get_num_threads()} threads): {peak:.1f} GFLOP/s", flush=True)
     shape = model_shape(args.model)
     print(
-        f"{shape['name']}: {shape['total'] / 1e6:.1f} M parameters, {shape['matmul'] / 1e6:.1f} M in matmuls, "
+        f"{shape['name']}: {shape['total'] / 1e6:.1f} M parameters, {shape['matmul'] / 1e6:.1f} M "
+        "in matmuls, "
         f"{shape['layers']} layers, width {shape['width']}",
         flush=True,
     )
@@ -145,15 +147,20 @@ def main() -> int:
             }
         )
     lora, full = rows
-    header = "| mode | trainable params | peak RSS MB | RSS after load MB | best s/step | tokens/s | GFLOP/s | MFU |"
+    header = (
+        "| mode | trainable params | peak RSS MB | RSS after load MB | best s/step "
+        "| tokens/s | GFLOP/s | MFU |"
+    )
     lines = [header, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
-            f"| {r['mode']} | {r['trainable']:,} | {r['peak_mb']:.0f} | {r['load_mb']:.0f} | {r['step_s']:.2f} | "
+            f"| {r['mode']} | {r['trainable']:,} | {r['peak_mb']:.0f} | {r['load_mb']:.0f} | "
+            f"{r['step_s']:.2f} | "
             f"{r['tok_s']:.0f} | {r['gflops']:.1f} | {r['mfu']:.1%} |"
         )
     lines.append(
-        f"| full / lora | {full['trainable'] / lora['trainable']:.0f}x | {full['peak_mb'] / lora['peak_mb']:.2f}x | "
+        f"| full / lora | {full['trainable'] / lora['trainable']:.0f}x | "
+        f"{full['peak_mb'] / lora['peak_mb']:.2f}x | "
         f"| {full['step_s'] / lora['step_s']:.2f}x | | | |"
     )
     table = "\n".join(lines)

@@ -22,7 +22,8 @@ max_length as training; it is timed separately from training (not part of the bu
 Checks (both printed, the exit status is 1 if one fails):
   * the held-out response loss drops by at least 20 %;
   * the saved adapter, reloaded onto a fresh base, reproduces the greedy generations exactly.
-Ends with `RESULT loss_before=... loss_after=... drop=... train_s=... wall_s=... peak_rss_mb=... reload_identical=...`.
+Ends with `RESULT loss_before=... loss_after=... drop=... train_s=... wall_s=... peak_rss_mb=...
+reload_identical=...`.
 """
 
 from __future__ import annotations
@@ -38,21 +39,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _common import append_results, shared_data  # benchmarks/_common.py
+from _common import append_results, shared_data  # benchmarks/_common.py  # noqa: E402
 
 from ftkit.callbacks import Callback  # noqa: E402
 from ftkit.data.instructions import build_sft_dataset, load_instructions  # noqa: E402
 from ftkit.infra.presets import load_causal_lm  # noqa: E402
-from ftkit.lora import (
-    LoraSettings,
-    apply_lora,
-    generate,
-    load_adapter,
-    peak_rss_mb,  # noqa: E402
-    response_loss,
-    save_adapter,
-    train_sft,
-)
+from ftkit.lessons.l04_lora import peak_rss_mb  # noqa: E402
+from ftkit.lora import LoraSettings, apply_lora, load_adapter, save_adapter  # noqa: E402
+from ftkit.sft import generate, response_loss, train_sft  # noqa: E402
 
 TARGET_DROP = 0.20  # the goal: held-out loss at least 20 % lower after the budget
 N_PROMPTS = 3  # held-out prompts generated before saving and after reloading the adapter
@@ -152,28 +146,30 @@ def main() -> int:
         tok,
         train_ds,
         None,
-        steps=args.steps,
-        lr=args.lr,
-        batch_size=args.batch,
-        grad_accum=1,
-        warmup_ratio=0.05,
+        max_steps=args.steps,
+        learning_rate=args.lr,
+        per_device_train_batch_size=args.batch,
+        gradient_accumulation_steps=1,
+        warmup_steps=0.05,
         max_length=args.max_length,
         seed=0,
         callbacks=[budget],
-        group_by_length=True,
+        train_sampling_strategy="group_by_length",
     )
-    train_s = run.wall_s - budget.eval_s
+    train_s = run.time_s - budget.eval_s
     stopped_early = run.steps < args.steps
     losses = [s["train_loss"] for s in run.history.steps]
     print(
-        f"training loss, first 5 steps: {[round(x, 3) for x in losses[:5]]}; last 5: {[round(x, 3) for x in losses[-5:]]}"
+        f"training loss, first 5 steps: {[round(x, 3) for x in losses[:5]]}; last 5: "
+        f"{[round(x, 3) for x in losses[-5:]]}"
     )
     t = time.perf_counter()
     loss_after = response_loss(model, tok, held_out, max_length=args.max_length)
     eval_s += time.perf_counter() - t + budget.eval_s
     drop = 1 - loss_after / loss_before
     print(
-        f"held-out loss after {run.steps} steps ({train_s:.0f} s of training): {loss_after:.4f}, drop {drop:.1%}",
+        f"held-out loss after {run.steps} steps ({train_s:.0f} s of training): {loss_after:.4f}, drop "
+        f"{drop:.1%}",
         flush=True,
     )
 
@@ -188,11 +184,13 @@ def main() -> int:
     examples_seen = run.steps * args.batch
     table = "\n".join(
         [
-            "| records train / held out | steps (examples) | train s | s/step | eval s (before + after) | loss before | "
+            "| records train / held out | steps (examples) | train s | s/step | eval s (before + after) | "
+            "loss before | "
             "loss after | drop | reload identical | peak RSS MB | wall s |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {len(data.train)} / {len(held_out)} | {run.steps} ({examples_seen}) | {train_s:.0f} | "
-            f"{train_s / max(run.steps, 1):.1f} | {eval_s:.0f} | {loss_before:.4f} | {loss_after:.4f} | {drop:.1%} | "
+            f"{train_s / max(run.steps, 1):.1f} | {eval_s:.0f} | {loss_before:.4f} | {loss_after:.4f} | "
+            f"{drop:.1%} | "
             f"{reload_identical} | {peak:.0f} | {wall:.0f} |",
         ]
     )
@@ -207,15 +205,18 @@ def main() -> int:
         f"{'stopped by the time budget' if stopped_early else 'all planned steps done'}"
     )
     print(
-        f"RESULT loss_before={loss_before:.4f} loss_after={loss_after:.4f} drop={drop:.4f} train_s={train_s:.0f} "
+        f"RESULT loss_before={loss_before:.4f} loss_after={loss_after:.4f} drop={drop:.4f} "
+        f"train_s={train_s:.0f} "
         f"wall_s={wall:.0f} peak_rss_mb={peak:.0f} reload_identical={reload_identical}"
     )
     if not args.no_results:
         note = (
-            f"LoRA r={args.rank}, alpha {2 * args.rank}, all linear layers, lr {args.lr:g}, batch {args.batch} grouped "
+            f"LoRA r={args.rank}, alpha {2 * args.rank}, all linear layers, lr {args.lr:g}, batch "
+            f"{args.batch} grouped "
             f"by length, max_length {args.max_length}, {args.threads} torch threads, "
             f"{'stopped by' if stopped_early else 'within'} the {args.budget_s:.0f} s training budget "
-            f"({examples_seen / len(data.train):.0%} of one epoch). Eval = mean NLL per response token on the "
+            f"({examples_seen / len(data.train):.0%} of one epoch). Eval = mean NLL per response "
+            "token on the "
             f"held-out 10 %, same masking and max_length as training. Other jobs may have shared the CPU."
         )
         append_results(

@@ -13,8 +13,8 @@ SST-2 (GLUE, English; `<shared>/sentiment_en`), both runs in one invocation:
           from the training file, disjoint from the training rows), early stopping (patience 2)
           with the best epoch restored; on `--rows` (8,000) sampled training rows (the plain
           loop's rows are the first half of them). One addition for speed only: batches of
-          similar length (`TextRecipe(group_by_length=True)`), which cuts padding on SST-2's
-          mix of 2-word phrases and 50-word sentences.
+          similar length (`TextRecipe(train_sampling_strategy="group_by_length")`), which cuts
+          padding on SST-2's mix of 2-word phrases and 50-word sentences.
   Both are scored on the whole dev set (872 sentences), max_length 64 (the longest dev
   sentence is about 60 word pieces).
 ChnSentiCorp (Chinese; `<shared>/sentiment_zh`): the same recipe on `--zh-rows` sampled
@@ -61,8 +61,8 @@ def sample(frame: pd.DataFrame, n: int | None) -> pd.DataFrame:
 
 
 def scores(model, tokenizer, test: pd.DataFrame, max_length: int) -> dict:
-    from ftkit.lessons.l03_sentiment import predict_proba
     from ftkit.metrics import metrics_summary
+    from ftkit.textcls import predict_proba
 
     start = time.perf_counter()
     probs = predict_proba(model, tokenizer, test["text"], max_length=max_length)
@@ -90,7 +90,7 @@ def plain_loop(
     collate = DataCollatorWithPadding(tok)
     encoded = [
         dict(tok(t, truncation=True, max_length=max_length), labels=int(y))
-        for t, y in zip(train["text"], train["label"])
+        for t, y in zip(train["text"], train["label"], strict=True)
     ]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(SEED)
@@ -109,8 +109,8 @@ def plain_loop(
 
 
 def recipe_run(data: TextData, max_length: int, epochs: int, out: Path) -> dict:
-    """The lesson's recipe (ftkit.lessons.l03_sentiment.train_text = the notebook's Trainer set-up)."""
-    from ftkit.lessons.l03_sentiment import TextRecipe, train_text
+    """The lesson's recipe (ftkit.textcls.train_text = the notebook's Trainer set-up)."""
+    from ftkit.textcls import TextRecipe, train_text
 
     ftkit.seed_everything(SEED)
     loaded = ftkit.load_text_classifier(
@@ -118,15 +118,15 @@ def recipe_run(data: TextData, max_length: int, epochs: int, out: Path) -> dict:
     )
     ds = data.to_hf(loaded.tokenizer, max_length=max_length)
     recipe = TextRecipe(
-        epochs=epochs,
-        lr=LR,
-        batch_size=16,
+        num_train_epochs=epochs,
+        learning_rate=LR,
+        per_device_train_batch_size=16,
         weight_decay=0.01,
-        warmup=0.1,
-        patience=2,
+        warmup_steps=0.1,
+        early_stopping_patience=2,
         seed=SEED,
         logging_steps=50,  # thousands of steps: a point every 50 is plenty
-        group_by_length=True,
+        train_sampling_strategy="group_by_length",
     )
     run = train_text(loaded.model, loaded.tokenizer, ds, recipe, "recipe", out)
     h = run.history
@@ -234,7 +234,8 @@ def main() -> int:
     en, zh = shared_data("sentiment_en"), shared_data("sentiment_zh")
     if en is None and zh is None:
         print(
-            "SKIP: no shared sentiment data (set FTKIT_SHARED_DATA to the folder holding sentiment_en/ and sentiment_zh/)"
+            "SKIP: no shared sentiment data (set FTKIT_SHARED_DATA to the folder holding sentiment_en/ and "
+            "sentiment_zh/)"
         )
         print("RESULT skipped=1")
         return 0
@@ -259,28 +260,34 @@ def main() -> int:
     print(table.to_string(index=False))
     if not args.no_results:
         sizes = {
-            "sst2": f"SST-2: recipe {args.rows:,} rows / {args.epochs} epochs max, plain loop {args.baseline_rows:,} rows / 2 epochs",
+            "sst2": f"SST-2: recipe {args.rows:,} rows / {args.epochs} epochs max, plain loop "
+            "{args.baseline_rows:,} rows / 2 epochs",
             "zh": f"ChnSentiCorp: {args.zh_rows:,} rows / {args.zh_epochs} epochs",
         }
         parts = [sizes[p] for p in ("sst2", "zh") if args.part in (p, "all")]
         notes = ""
         if "sst2_recipe" in result:
             notes += (
-                f"\n\nSST-2 dev: recipe / plain accuracy ratio {result['sst2_acc_ratio']}, F1 ratio {result['sst2_f1_ratio']}, "
+                f"\n\nSST-2 dev: recipe / plain accuracy ratio {result['sst2_acc_ratio']}, F1 ratio "
+                f"{result['sst2_f1_ratio']}, "
                 f"training time ratio {result['sst2_time_ratio']} (the recipe trains on twice the rows)."
             )
         if "zh_recipe" in result:
             notes += (
-                f"\n\nChnSentiCorp: {result['zh_unk']:.0%} of MiniLM's word pieces on the test reviews are [UNK] "
-                f"(English vocabulary); accuracy {result['zh_recipe']} against {result['zh_majority']} for always "
-                f"answering the majority class ({100 * (result['zh_recipe'] - result['zh_majority']):+.1f} points). "
+                f"\n\nChnSentiCorp: {result['zh_unk']:.0%} of MiniLM's word pieces on the test reviews "
+                "are [UNK] "
+                f"(English vocabulary); accuracy {result['zh_recipe']} against {result['zh_majority']} "
+                "for always "
+                "answering the majority class "
+                f"({100 * (result['zh_recipe'] - result['zh_majority']):+.1f} points). "
                 "Use bert-base-chinese (the lesson picks it for Chinese text when the hub is reachable)."
             )
         what = "the lesson recipe on Chinese" if args.part == "zh" else "lesson recipe vs plain loop"
         append_results(
             f"bench_sentiment.py --part {args.part}: {what} (MiniLM-L6, offline preset)",
             f"Threads {torch.get_num_threads()}; {'; '.join(parts)}; eval rows "
-            f"{args.eval_rows or 'all'}. Wall time {wall_s / 60:.1f} min (part_s: each run's load + tokenize + "
+            f"{args.eval_rows or 'all'}. Wall time {wall_s / 60:.1f} min (part_s: each run's load + "
+            "tokenize + "
             f"train + score).\n\n{markdown_table(table)}{notes}\n",
         )
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()) + f" wall_s={wall_s:.0f}")

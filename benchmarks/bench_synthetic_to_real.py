@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from _common import shared_data  # benchmarks/_common.py
 
-from ftkit.data.images import IMAGENET_MEAN, IMAGENET_STD, load_image_folder  # noqa: E402
+from ftkit.data.images import load_image_folder  # noqa: E402
+from ftkit.infra.loaders import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from ftkit.samples import generate_helmet_dataset  # noqa: E402
 
 IMAGE_SIZE = 128  # the real crops are 128x128; features at the native size

@@ -35,13 +35,15 @@ class TrainConfig:
     backbone_lr_mult: float = field(
         default=0.1,  # the seed recipe: pretrained layers learn 10x slower so they are nudged, not wiped
         metadata={
-            "help": "Multiplier for the learning rate of unfrozen pretrained blocks (0.1 = 10x smaller than the head)."
+            "help": "Multiplier for the learning rate of unfrozen pretrained blocks "
+            "(0.1 = 10x smaller than the head)."
         },
     )
     layer_decay: float = field(
         default=1.0,  # 1.0 = off: every unfrozen block gets the same rate, the simplest thing to explain
         metadata={
-            "help": "Per-block decay: a block d blocks below the top gets lr * backbone_lr_mult * layer_decay**d."
+            "help": "Per-block decay: a block d blocks below the top gets "
+            "lr * backbone_lr_mult * layer_decay**d."
         },
     )
     optimizer: str = field(
@@ -59,11 +61,11 @@ class TrainConfig:
     )
     batch_size: int = field(
         default=32,  # fits a 2-core CPU's memory with 128 px images and gives smooth enough gradients
-        metadata={"help": "Examples per step (per micro-step when accum_steps > 1)."},
+        metadata={"help": "Examples per step (per micro-step when gradient_accumulation_steps > 1)."},
     )
-    accum_steps: int = field(
+    gradient_accumulation_steps: int = field(
         default=1,  # 1 = no accumulation; raise it to mimic a bigger batch on small memory
-        metadata={"help": "Gradient accumulation: one optimizer step every accum_steps batches."},
+        metadata={"help": "Gradient accumulation: one optimizer step every this many batches."},
     )
     max_steps_per_epoch: int | None = field(
         default=None,  # None = the whole training set each epoch; set a small number for smoke runs
@@ -107,13 +109,15 @@ class TrainConfig:
     patience: int | None = field(
         default=None,  # off: you see the whole curve, including overfitting, which is the lesson
         metadata={
-            "help": "Early stopping: stop after this many epochs without improvement of `monitor` (None = off)."
+            "help": "Early stopping: stop after this many epochs without improvement of `monitor` "
+            "(None = off)."
         },
     )
     monitor: str = field(
         default="val_loss",  # the loss is smoother than accuracy on small validation sets
         metadata={
-            "help": "Which epoch value decides the best epoch: 'val_loss' or 'val_<metric>', e.g. 'val_accuracy'."
+            "help": "Which epoch value decides the best epoch: 'val_loss' or 'val_<metric>', "
+            "e.g. 'val_accuracy'."
         },
     )
     mode: str = field(
@@ -160,7 +164,7 @@ class TrainConfig:
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
         check_int("epochs", self.epochs, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
-        check_int("accum_steps", self.accum_steps, minimum=1)
+        check_int("gradient_accumulation_steps", self.gradient_accumulation_steps, minimum=1)
         if self.max_steps_per_epoch is not None:
             check_int("max_steps_per_epoch", self.max_steps_per_epoch, minimum=1)
         if self.freeze_depth is not None:
@@ -268,6 +272,10 @@ def check_bool(name, value):
 
 
 _EXAMPLES = {
+    "r": 8,  # LoRA rank
+    "max_steps": 60,
+    "num_train_epochs": 3,
+    "gradient_accumulation_steps": 2,
     "epochs": 5,
     "batch_size": 32,
     "lr": 1e-3,

@@ -131,7 +131,7 @@ ADVICE = {
         "Lower the learning rate.",
         "Clip gradients: TrainConfig(grad_clip=1.0), or TrainingArguments(max_grad_norm=1.0) for the Trainer.",
         "Warm the learning rate up over the first steps: TrainConfig(warmup_ratio=0.1) or"
-        " train_sft(warmup_ratio=0.1); for the Trainer TrainingArguments(warmup_steps=0.1)"
+        " train_sft(warmup_steps=0.1); for the Trainer TrainingArguments(warmup_steps=0.1)"
         " (a float below 1 is a share of the steps).",
     ],
     "still improving": [

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from .infra.compat import ensure_torchvision
 
-ensure_torchvision()  # transformers imports torchvision when installed (see ftkit/compat.py)
+ensure_torchvision()  # transformers imports torchvision when installed (see ftkit/infra/compat.py)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -135,7 +135,8 @@ class HistoryCallback(TrainerCallback):
             what = "loss" if not math.isfinite(loss) else "gradient norm"
             self._diverged(
                 control,
-                f"The training {what} became {loss if what == 'loss' else grad_norm} at step {state.global_step}.",
+                f"The training {what} became {loss if what == 'loss' else grad_norm} "
+                f"at step {state.global_step}.",
             )
 
     def on_evaluate(self, args, state, control, metrics=None, optimizer=None, **kwargs):
@@ -267,13 +268,12 @@ def classification_metrics(eval_pred) -> dict:
 class WeightedLossTrainer(Trainer):
     """A `Trainer` whose cross-entropy weights each class (for imbalanced data).
 
-    `class_weights`: one weight per class, e.g. `ftkit.class_weights(data.train, data.num_labels)`.  Label smoothing
-    still comes from `TrainingArguments(label_smoothing_factor=...)`.
+    `class_weights`: one weight per class, e.g. `ftkit.class_weights(data.train, data.num_labels)`.
+    Label smoothing still comes from `TrainingArguments(label_smoothing_factor=...)`.
     """
 
-    loss_is_scaled_for_ga = (
-        False  # our loss is a per-batch mean: the Trainer divides it for gradient accumulation
-    )
+    # our loss is a per-batch mean: the Trainer divides it for gradient accumulation
+    loss_is_scaled_for_ga = False
 
     def __init__(self, *args, class_weights=None, **kwargs):
         super().__init__(*args, **kwargs)

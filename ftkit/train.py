@@ -337,14 +337,14 @@ def _train_epoch(state: TrainState, phase, loss_fn, autocast, scaler, callbacks,
             loss = loss_fn(logits.float(), y)
         if not torch.isfinite(loss):
             raise _Diverged(f"{loss.item()}")
-        _backward(loss / config.accum_steps, scaler)
+        _backward(loss / config.gradient_accumulation_steps, scaler)
         total, n = total + loss.item() * len(y), n + len(y)
         step_losses.append(loss.item())
         p, t = _predictions(logits.detach(), y)
         if p is not None:
             preds.append(p)
             targets.append(t)
-        if (i + 1) % config.accum_steps == 0 or i + 1 == limit:
+        if (i + 1) % config.gradient_accumulation_steps == 0 or i + 1 == limit:
             _optimizer_step(state, scaler)
             state.step += 1
             state.batch_loss = float(np.mean(step_losses))
@@ -595,7 +595,7 @@ def _steps_per_epoch(loader, config: TrainConfig) -> int:
     batches = (
         len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
     )
-    return math.ceil(batches / config.accum_steps)
+    return math.ceil(batches / config.gradient_accumulation_steps)
 
 
 def _progress_bar(progress: bool, total: int):
@@ -650,7 +650,9 @@ def _finish_out_of_memory(state: TrainState) -> None:
         else "the weights from before training"
     )
     state.stop_reason = "out_of_memory"
-    state.stop_message = f"Kept {kept}. " + memory_advice(state.config.batch_size, state.config.accum_steps)
+    state.stop_message = f"Kept {kept}. " + memory_advice(
+        state.config.batch_size, state.config.gradient_accumulation_steps
+    )
     print(state.stop_message)
 
 

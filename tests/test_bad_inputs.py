@@ -25,7 +25,8 @@ import ftkit
 from ftkit.errors import ConfigError, DataError, FtkitError
 
 FIX_WORDS = re.compile(
-    r"\b(pass|use|check|add|remove|re-?save|re-?export|delete|move|set|give|fix|put|choose|lower|did you mean|make|rename|keep|at least|point|pick|example|try)\b",
+    r"\b(pass|use|check|add|remove|re-?save|re-?export|delete|move|set|give|fix|put|choose|lower"
+    r"|did you mean|make|rename|keep|at least|point|pick|example|try)\b",
     re.I,
 )
 
@@ -181,9 +182,7 @@ def case_epochs_zero(tmp):
 
 
 def case_steps_zero(tmp):
-    from ftkit.lora import train_sft
-
-    train_sft(None, None, [{"messages": []}], steps=0)
+    ftkit.train_sft(None, None, [{"messages": []}], max_steps=0)
 
 
 def case_freeze_depth_out_of_range(tmp):

@@ -26,7 +26,8 @@ from packaging.version import Version
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
 SCRIPTS = ("postBuild", "start", "check_install.sh")  # repo2docker runs the first two; people run the third
-DEV_ONLY = {"ruff", "pytest", "nbval", "playwright"}  # test tools: a Binder session runs lessons, not the test suite
+# Test tools: a Binder session runs lessons, not the test suite.
+DEV_ONLY = {"ruff", "pytest", "nbval", "playwright"}
 
 
 def _name(text: str) -> str:
@@ -136,7 +137,8 @@ def test_torch_pins_and_cpu_index_match_the_makefile():
         if line.startswith("--")
     ]
     assert ["--extra-index-url", "https://download.pytorch.org/whl/cpu"] in options, (
-        "binder/requirements.txt must take torch from PyTorch's CPU index (PyPI's torch is a multi-GB CUDA build)"
+        "binder/requirements.txt must take torch from PyTorch's CPU index (PyPI's torch is a multi-GB CUDA "
+        "build)"
     )
 
 

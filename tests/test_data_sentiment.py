@@ -17,14 +17,11 @@ README = DATA_DIR / "README.md"
 
 SENTIMENT_LABELS = {"positive", "negative"}
 KINDS = {"plain", "negation", "contrast", "sarcasm", "mixed", "intensifier", "comparative"}
-TRIAGE_LABELS = {"urgent", "appointment", "self_care"}
 
 # file name -> (columns, minimum rows, allowed labels, language)
 SPECS = {
     "sentiment_en.csv": (["text", "label", "kind"], 320, SENTIMENT_LABELS, "en"),
     "sentiment_zh.csv": (["text", "label", "kind"], 320, SENTIMENT_LABELS, "zh"),
-    "triage_en.csv": (["text", "label"], 150, TRIAGE_LABELS, "en"),
-    "triage_zh.csv": (["text", "label"], 150, TRIAGE_LABELS, "zh"),
 }
 SENTIMENT_FILES = ["sentiment_en.csv", "sentiment_zh.csv"]
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -183,11 +183,19 @@ def test_early_stopping_and_divergence_are_reported():
 def test_classification_metrics_two_and_three_classes():
     logits = np.array([[2.0, -1.0], [0.0, 1.0], [1.0, 0.5], [-1.0, 2.0]])
     m = classification_metrics(SimpleNamespace(predictions=logits, label_ids=np.array([0, 1, 1, 1])))
-    assert m["accuracy"] == 0.75 and m["precision_macro"] == 0.75 and m["recall_macro"] == pytest.approx(5 / 6)
+    assert (
+        m["accuracy"] == 0.75 and m["precision_macro"] == 0.75 and m["recall_macro"] == pytest.approx(5 / 6)
+    )
     assert m["roc_auc"] == 1.0
     logits3 = (np.array([[3, 0, 0], [0, 3, 0], [0, 0, 3], [3, 0, 0]], dtype=float), None)  # tuple output
     m3 = classification_metrics(SimpleNamespace(predictions=logits3, label_ids=np.array([0, 1, 2, 2])))
-    assert m3["accuracy"] == 0.75 and set(m3) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc"}
+    assert m3["accuracy"] == 0.75 and set(m3) == {
+        "accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "roc_auc",
+    }
     one_class = classification_metrics(SimpleNamespace(predictions=logits, label_ids=np.array([1, 1, 1, 1])))
     assert "roc_auc" not in one_class
 

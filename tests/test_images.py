@@ -8,15 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ftkit.data.images import (
-    ImageData,
-    load_image_folder,
-    load_images_for_prediction,
-    open_rgb,
-    preview_augmentations,
-    show_samples,
-)
-from ftkit.errors import DataError
+from ftkit.data.image_display import preview_augmentations, show_samples
+from ftkit.data.image_files import open_rgb
+from ftkit.data.images import ImageData, load_image_folder, load_images_for_prediction
+from ftkit.errors import ConfigError, DataError
 
 SIZE = 16  # tiny images keep the whole file fast
 
@@ -306,3 +301,17 @@ def test_items_repeat_with_seed(tmp_path):
     torch.manual_seed(5)
     assert torch.equal(a, data.train[2][0])
     assert os.path.isfile(data.train.paths[2])
+
+
+def test_figure_split_and_size_arguments_are_checked(tmp_path):
+    data = load_image_folder(_split_folder(tmp_path / "d"), image_size=SIZE)
+    with pytest.raises(ConfigError, match="index must be a whole number from 0 to"):
+        preview_augmentations(data.train, len(data.train))
+    assert preview_augmentations(data.train, np.int64(0), n=1) is not None  # e.g. an np.argmax result
+    with pytest.raises(ConfigError, match="Unknown split 'tset'"):
+        show_samples(data, split="tset")
+    for bad in [(0.8, float("nan"), 0.2), (0.9, 0.0, 0.1), (0.5, 0.5), "abc"]:
+        with pytest.raises(ConfigError, match="split must be three fractions"):
+            load_image_folder(tmp_path / "d", image_size=SIZE, split=bad)
+    with pytest.raises(ConfigError, match="image_size"):
+        load_image_folder(tmp_path / "d", image_size=4)

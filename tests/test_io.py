@@ -29,7 +29,7 @@ def test_round_trip_with_metadata(tmp_path):
     path = save_weights(src, tmp_path / "w.safetensors", metadata={"arch": "mlp", "classes": ["a", "b"]})
     assert not torch.equal(src[0].weight, dst[0].weight)
     load_weights(dst, path)
-    for a, b in zip(src.state_dict().values(), dst.state_dict().values()):
+    for a, b in zip(src.state_dict().values(), dst.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     meta = read_metadata(path)
     assert meta["arch"] == "mlp" and meta["classes"] == '["a", "b"]'
@@ -51,6 +51,9 @@ def test_no_clobber_unless_overwrite(tmp_path):
     before = path.read_bytes()
     with pytest.raises(SaveError, match="already exists"):
         save_weights(_net(1), path)
+    assert path.read_bytes() == before
+    with pytest.raises(ConfigError, match="overwrite must be True or False"):
+        save_weights(_net(1), path, overwrite="no")  # a truthy string must not replace the file
     assert path.read_bytes() == before
     save_weights(_net(1), path, overwrite=True)
     assert path.read_bytes() != before

@@ -22,6 +22,15 @@ METRICS = {
         "few_images_val_loss",
         "all_images_val_loss",
     ),
+    "06_triage_case": (
+        "macro_f1",
+        "urgent_recall",
+        "urgent_recall_at_threshold",
+        "false_alarm_rate_at_threshold",
+        "kappa",
+        "leaked_duplicates_found",
+        "pii_found",
+    ),
     "07_deploy": (
         "onnx_parity",
         "ort_speedup",

@@ -1,6 +1,7 @@
-"""ftkit.infra.presets: tiny presets, packaged real weights offline, the fallback chain, local paths
-and caches, and the GGUF save fix.  Everything runs offline: HF_HUB_OFFLINE=1, and the hub,
-torchvision and ftkit caches point at empty temporary folders for this module."""
+"""ftkit.infra.presets: every row of the preset table loads, tiny presets, packaged real weights
+offline, the fallback chain, local paths and caches, and the GGUF save fix.  Everything runs
+offline: HF_HUB_OFFLINE=1, and the hub, torchvision and ftkit caches point at empty temporary
+folders for this module."""
 
 import os
 import socket
@@ -11,10 +12,12 @@ import torch
 
 import ftkit.infra.presets as presets
 from ftkit.errors import ConfigError
+from ftkit.infra import hub, loaders
+from ftkit.infra.gguf import cache_dir
 from ftkit.infra.io import save_pretrained, save_weights
+from ftkit.infra.preset_table import PRESET_TABLE, Preset
 from ftkit.infra.presets import (
     PRESETS,
-    Preset,
     list_presets,
     load_causal_lm,
     load_text_classifier,
@@ -40,7 +43,7 @@ def offline_env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def smol():
-    """The packaged SmolLM2, loaded once from its GGUF (the slow path, ~20 s); this also fills ftkit's cache."""
+    """The packaged SmolLM2, loaded once from its GGUF (the slow path, ~20 s); it fills ftkit's cache."""
     return load_causal_lm("smollm2-135m-instruct", profile="default")
 
 
@@ -60,7 +63,7 @@ def test_tiny_resnet_is_deterministic_and_leaves_global_rng_alone(capsys):
     c = load_vision("tiny-resnet", num_classes=3, seed=1)
     assert _same_weights(a.model, b.model) and not _same_weights(a.model, c.model)
     assert (a.source, a.head_name, a.model.fc.out_features) == ("random init", "fc", 3)
-    assert a.mean == presets.IMAGENET_MEAN and a.image_size == 32  # the smoke profile's size
+    assert a.mean == loaders.IMAGENET_MEAN and a.image_size == 32  # the smoke profile's size
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and "random init" in lines[0] and "NOT pretrained" in lines[0]
     assert a.model(torch.zeros(2, 3, 32, 32)).shape == (2, 3)
@@ -119,7 +122,7 @@ def test_minilm_has_packaged_weights_and_new_classifier():
     from safetensors.torch import load_file
 
     got = load_text_classifier("minilm-l6", num_labels=3, profile="default")
-    packaged = load_file(str(presets._minilm_dir() / "model.safetensors"))
+    packaged = load_file(str(loaders.minilm_dir() / "model.safetensors"))
     state = got.model.state_dict()
     key = next(k for k in packaged if k.endswith("encoder.layer.5.output.dense.weight"))
     assert torch.equal(state["bert." + key.removeprefix("bert.")], packaged[key])
@@ -141,9 +144,73 @@ def test_smollm2_gguf_loads_saves_and_caches(smol):
     with torch.no_grad():
         logits = model(**ids).logits
         assert torch.equal(logits, second.model(**ids).logits)  # saved with save_pretrained, reloaded exactly
-    cached = presets.cache_dir() / "smollm2-135m-instruct"
+    cached = cache_dir() / "smollm2-135m-instruct"
     assert (cached / "model.safetensors").is_file() and (cached / "ftkit_cache.json").is_file()
     assert not [p for p in cached.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+# ---- every row of the preset table ---------------------------------------------------------------
+_LOAD = {"vision": load_vision, "text-classification": load_text_classifier, "causal-lm": load_causal_lm}
+
+
+def _forward_shape_ok(loaded, task) -> bool:
+    with torch.no_grad():
+        if task == "vision":
+            side = loaded.image_size
+            return loaded.model(torch.zeros(1, 3, side, side)).shape == (1, 2)
+        batch = loaded.tokenizer(["a short test sentence"], return_tensors="pt")
+        logits = loaded.model(**batch).logits
+        if task == "text-classification":
+            return logits.shape == (1, 2)
+        return logits.shape == (1, batch["input_ids"].shape[1], loaded.model.config.vocab_size)
+
+
+def test_the_registry_holds_every_row_of_the_table():
+    names = [row.name for row in PRESET_TABLE]
+    assert len(names) == len(set(names)) == 12
+    assert all(PRESETS[row.name] is row for row in PRESET_TABLE)
+
+
+@pytest.mark.parametrize("row", PRESET_TABLE, ids=lambda row: row.name)
+def test_every_row_of_the_table_loads(row, smol, capsys):
+    """Offline rows really load; hub rows resolve to their packaged fallback and say why."""
+    capsys.readouterr()
+    loaded = _LOAD[row.task](row.name, profile="default")
+    assert capsys.readouterr().out.strip().splitlines() == [loaded.message]  # exactly one line
+    assert loaded.requested == row.name
+    if row.kind in ("package", "random"):
+        expected = {"random": "random init", "package": "cache" if row.task == "causal-lm" else "package"}
+        assert (loaded.name, loaded.source) == (row.name, expected[row.kind])  # SmolLM2: ftkit's cache
+    else:
+        assert loaded.name == row.fallback and PRESETS[row.fallback].kind == "package"
+        assert "HF_HUB_OFFLINE=1" in loaded.message
+        assert f"-> using packaged {row.fallback}" in loaded.message
+        assert row.fallback_note in loaded.message
+    assert _forward_shape_ok(loaded, row.task)
+
+
+def test_preset_rows_are_checked():
+    good = dict(
+        name="x", task="vision", kind="hub", ref="a/b", size="1 MB", licence="MIT", good_for="t", what="w"
+    )
+    Preset(**good)
+    with pytest.raises(TypeError):
+        Preset("x", "vision", "hub", "a/b", "1 MB", "MIT", "t", "w")  # keyword rows only
+    for change, message in [
+        (dict(task="audio"), "task"),
+        (dict(kind="zip"), "kind"),
+        (dict(kind="package"), "needs a loader"),
+        (dict(kind="torchvision", ref="resnet18"), "torchvision ref"),
+        (dict(fallback="x"), "cannot fall back"),
+        (dict(name=" "), "name"),
+        (dict(size=19), "size must be a string"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            Preset(**{**good, **change})
+    with pytest.raises(ConfigError, match="unknown preset 'nope'"):
+        register_preset(Preset(**{**good, "fallback": "nope"}))
+    with pytest.raises(ConfigError, match="takes a Preset"):
+        register_preset(good)
 
 
 # ---- the fallback chain ------------------------------------------------------------------------
@@ -183,11 +250,11 @@ def test_unreachable_hub_falls_back_without_offline_flag(monkeypatch):
 
 
 def test_reachability_probe():
-    assert presets._reachable("127.0.0.1", port=_closed_port(), timeout=1) is False
+    assert hub.reachable("127.0.0.1", port=_closed_port(), timeout=1) is False
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        assert presets._reachable("127.0.0.1", port=server.getsockname()[1], timeout=1) is True
+        assert hub.reachable("127.0.0.1", port=server.getsockname()[1], timeout=1) is True
 
 
 def _closed_port() -> int:
@@ -227,14 +294,14 @@ def test_hub_cache_is_used(offline_env):
     (snapshot.parents[1] / "refs" / "main").write_text("abc123")
     register_preset(
         Preset(
-            "school-bert",
-            "text-classification",
-            "hub",
-            "school/tiny-bert",
-            "4 MB",
-            "MIT",
-            "a test",
-            "school BERT",
+            name="school-bert",
+            task="text-classification",
+            kind="hub",
+            ref="school/tiny-bert",
+            size="4 MB",
+            licence="MIT",
+            good_for="a test",
+            what="school BERT",
             fallback="minilm-l6",
         ),
         replace=True,

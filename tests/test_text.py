@@ -45,7 +45,9 @@ def test_csv_with_header_string_labels_and_extra_column(tmp_path, capsys):
     assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
     # each text keeps its own label
     original = dict(_rows(100))
-    assert all(original[t] == data.classes[y] for t, y in zip(data.test["text"], data.test["label"]))
+    assert all(
+        original[t] == data.classes[y] for t, y in zip(data.test["text"], data.test["label"], strict=True)
+    )
 
 
 def test_split_is_seeded(tmp_path):
@@ -247,3 +249,22 @@ def test_to_hf_dynamic_and_max_length_padding(tmp_path):
     assert {len(ids) for ids in padded["test"]["input_ids"]} == {12}
     with pytest.raises(ConfigError):
         data.to_hf(tokenizer, padding="sideways")
+
+
+def test_options_are_checked_before_reading(tmp_path):
+    path = _write_csv(tmp_path / "r.csv", _rows(40))
+    for kwargs, pattern in [
+        ({"split": (0.8, float("nan"), 0.2)}, "split must be three positive fractions"),
+        ({"split": (0.9, 0.1, 0.0)}, "split must be three positive fractions"),
+        ({"max_rows": 1}, "max_rows must be a whole number >= 2"),
+        ({"max_rows": True}, "max_rows"),
+        ({"seed": -1}, "seed must be a whole number >= 0"),
+        ({"header": "yes"}, "header must be True or False"),
+    ]:
+        with pytest.raises(ConfigError, match=pattern):
+            load_text_table(path, **kwargs)
+    data = load_text_table(path)
+    with pytest.raises(ConfigError, match="keep_fraction"):
+        make_imbalanced(data.train, 1, 1.5)
+    with pytest.raises(ConfigError, match="keep_fraction"):
+        make_imbalanced(data.train, 1, 0)

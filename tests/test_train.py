@@ -85,7 +85,7 @@ class Recorder(Callback):
         {"warmup_ratio": 1.0},
         {"mode": "best"},
         {"monitor": "accuracy"},
-        {"accum_steps": 0},
+        {"gradient_accumulation_steps": 0},
         {"patience": 0},
         {"grad_clip": -1.0},
         {"label_smoothing": 1.5},
@@ -200,7 +200,16 @@ def test_schedule_warmup_then_linear_decay():
 
 
 def test_accumulation_clipping_and_step_limit():
-    h = fit(mlp(), TRAIN, VAL, epochs=1, batch_size=8, accum_steps=2, grad_clip=0.5, progress=False)
+    h = fit(
+        mlp(),
+        TRAIN,
+        VAL,
+        epochs=1,
+        batch_size=8,
+        gradient_accumulation_steps=2,
+        grad_clip=0.5,
+        progress=False,
+    )
     assert len(h.steps) == 4  # 8 batches, one optimizer step per 2
     h = fit(mlp(), TRAIN, VAL, epochs=2, batch_size=8, max_steps_per_epoch=3, progress=False)
     assert len(h.steps) == 6

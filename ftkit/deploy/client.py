@@ -21,15 +21,13 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, ModelError
+from ..infra.paths import repo_root
 
 __all__ = ["free_port", "ServerProcess", "load_test"]
-
-REPO = Path(__file__).resolve().parents[2]  # the checkout holding this ftkit (so the child imports the same)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -76,7 +74,7 @@ class ServerProcess:
         self._log = tempfile.TemporaryFile(mode="w+")
         env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root()), os.environ.get("PYTHONPATH")])),
         }
         self.process = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout

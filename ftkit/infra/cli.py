@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout (samples/notebooks defaults), from ftkit/infra/
+from .paths import repo_root
 
 
 def _doctor(args) -> int:
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=_doctor)
 
     p = sub.add_parser("samples", help="regenerate the procedural helmet images")
-    p.add_argument("--out", default=str(REPO / "data_samples" / "helmet"))
+    p.add_argument("--out", default=str(repo_root() / "data_samples" / "helmet"))
     p.add_argument("--n-train", type=int, default=400)
     p.add_argument("--n-val", type=int, default=100)
     p.add_argument("--n-test", type=int, default=100)
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     p = sub.add_parser("lessons", help="run every lesson notebook headless and print a results table")
     p.add_argument("--profile", default="default", help="smoke | default | gpu")
     p.add_argument("--out", default="outputs/lessons")
-    p.add_argument("--notebooks", default=str(REPO / "notebooks"))
+    p.add_argument("--notebooks", default=str(repo_root() / "notebooks"))
     p.add_argument("--only", nargs="*", default=None, help="notebook name prefixes, e.g. 01 03")
     p.set_defaults(func=_lessons)
 

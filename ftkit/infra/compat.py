@@ -71,7 +71,7 @@ def ensure_torchvision() -> str:
         if _has_op(torch, "nms"):
             _STATUS = "native"
             return _STATUS
-    _LIB = torch.library.Library("torchvision", "DEF")  # noqa: the library object must stay alive
+    _LIB = torch.library.Library("torchvision", "DEF")  # the library object must stay alive
     for schema in _SCHEMAS:
         _LIB.define(schema)
     _STATUS = "schemas-declared"

@@ -54,12 +54,14 @@ def format_report(report: dict) -> str:
     widgets = report["widgets"]
     lines.append(
         f"  widgets       {'will render in JupyterLab' if widgets['ok'] else 'will NOT render'} "
-        f"(ipywidgets {widgets['ipywidgets'] or '-'}, jupyterlab_widgets {widgets['jupyterlab_widgets'] or '-'})"
+        f"(ipywidgets {widgets['ipywidgets'] or '-'}, jupyterlab_widgets "
+        f"{widgets['jupyterlab_widgets'] or '-'})"
     )
     lines.append("  presets:")
     for row in report["presets"]:
         lines.append(
-            f"    {row['name']:<24} {row['task']:<20} {row['available']:<20} {row['fallback'] and '(offline -> ' + row['fallback'] + ')'}"
+            f"    {row['name']:<24} {row['task']:<20} {row['available']:<20} "
+            f"{row['fallback'] and '(offline -> ' + row['fallback'] + ')'}"
         )
     if report["problems"]:
         lines.append("problems:")
@@ -128,15 +130,17 @@ def _torchvision(problems: list) -> str:
 
 
 def _hub() -> str:
-    from .presets import _offline, cache_dir
+    from .gguf import cache_dir
+    from .hub import offline
 
     converted = (cache_dir() / "smollm2-135m-instruct" / "ftkit_cache.json").is_file()
     mode = (
         "offline (HF_HUB_OFFLINE=1): hub never tried"
-        if _offline()
+        if offline()
         else "tried when loading (2.5 s check, not run now)"
     )
-    return f"{mode}; ftkit cache {cache_dir()} (SmolLM2 converted: {'yes' if converted else 'no, first load ~20 s'})"
+    converted_text = "yes" if converted else "no, first load ~20 s"
+    return f"{mode}; ftkit cache {cache_dir()} (SmolLM2 converted: {converted_text})"
 
 
 def _widgets(problems: list) -> dict:

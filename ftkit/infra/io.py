@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..config import check_bool
 from ..errors import ConfigError, ModelError, SaveError
 
 __all__ = [
@@ -51,7 +52,8 @@ def save_weights(model_or_state_dict, path, overwrite: bool = False, metadata: d
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ConfigError(
-            f"Weights are saved as safetensors, got the file name {str(path)!r}. Use a name ending in .safetensors."
+            f"Weights are saved as safetensors, got the file name {str(path)!r}. Use a name ending in "
+            ".safetensors."
         )
     _refuse_existing(path, overwrite)
     state = _plain_state_dict(model_or_state_dict)
@@ -88,21 +90,25 @@ def load_checkpoint(path) -> dict:
             ) from None
     if path.suffix not in _PICKLE_SUFFIXES:
         raise ModelError(
-            f"Unknown checkpoint type {path.suffix!r}: {str(path)!r}. Use .safetensors (or .pt/.pth holding only tensors)."
+            f"Unknown checkpoint type {path.suffix!r}: {str(path)!r}. Use .safetensors (or .pt/.pth holding "
+            "only tensors)."
         )
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)  # never run pickled code
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError, EOFError) as err:
         raise ModelError(
-            f"Refused to load {str(path)!r}: it is not a plain-tensor checkpoint and loading it could run code "
-            f"({_unpickler_reason(err)}). Only load pickles you made yourself; re-save weights with ftkit.save_weights."
+            f"Refused to load {str(path)!r}: it is not a plain-tensor checkpoint and loading it could run "
+            "code "
+            f"({_unpickler_reason(err)}). Only load pickles you made yourself; re-save weights with "
+            "ftkit.save_weights."
         ) from None
     for key in ("state_dict", "model_state_dict", "model"):  # common training-script wrappers
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
     if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
         raise ModelError(
-            f"{str(path)!r} holds {type(obj).__name__}, not a state dict of tensors. Save model.state_dict() instead."
+            f"{str(path)!r} holds {type(obj).__name__}, not a state dict of tensors. Save "
+            "model.state_dict() instead."
         )
     return obj
 
@@ -115,7 +121,8 @@ def load_weights(model, path, strict: bool = True):
     if strict and (missing or unexpected):
         raise ModelError(
             f"{str(path)!r} does not fit this model: {len(missing)} missing keys (e.g. {missing[:2]}), "
-            f"{len(unexpected)} unexpected (e.g. {unexpected[:2]}). Load it into the architecture it was saved from."
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:2]}). Load it into the architecture it was "
+            "saved from."
         )
     return model
 
@@ -165,7 +172,8 @@ def save_pretrained(folder, *objects, overwrite: bool = False) -> Path:
     for obj in objects:
         if not hasattr(obj, "save_pretrained"):
             raise ConfigError(
-                f"{type(obj).__name__} has no save_pretrained method. Use save_weights for plain torch models."
+                f"{type(obj).__name__} has no save_pretrained method. Use save_weights for plain torch "
+                "models."
             )
 
     def write(tmp):
@@ -192,9 +200,11 @@ def write_text_atomic(path, text: str) -> Path:
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
+    check_bool("overwrite", overwrite)  # overwrite="no" would be truthy and replace the file
     if path.exists() and not overwrite:
         raise SaveError(
-            f"{str(path)!r} already exists and would be overwritten. Choose a new name or pass overwrite=True."
+            f"{str(path)!r} already exists and would be overwritten. Choose a new name or pass "
+            "overwrite=True."
         )
 
 
@@ -221,7 +231,8 @@ def _plain_state_dict(model_or_state_dict) -> dict:
     )
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise ConfigError(
-            f"save_weights needs a torch model or a dict of tensors, got {type(model_or_state_dict).__name__}."
+            "save_weights needs a torch model or a dict of tensors, got "
+            f"{type(model_or_state_dict).__name__}."
         )
     out, seen = {}, set()
     for key, tensor in state.items():

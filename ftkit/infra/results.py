@@ -43,7 +43,8 @@ def write_results(
         value = _scalar(value)
         if not isinstance(name, str) or not (value is None or isinstance(value, (bool, int, float, str))):
             raise ConfigError(
-                f"Metric {name!r} has a value of type {type(value).__name__}; metrics must be numbers, bools or strings. "
+                f"Metric {name!r} has a value of type {type(value).__name__}; metrics must be numbers, "
+                "bools or strings. "
                 "Pass e.g. float(accuracy)."
             )
         clean_metrics[name] = _json_safe(value)
@@ -80,7 +81,8 @@ def write_results(
         text = json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
-            f"write_results: an extra field cannot be stored as JSON ({exc}). Pass plain numbers, strings, lists or dicts."
+            f"write_results: an extra field cannot be stored as JSON ({exc}). Pass plain numbers, strings, "
+            "lists or dicts."
         ) from None
 
     # Written to a temporary file in the same folder, then renamed: readers never see half a file.
@@ -94,7 +96,8 @@ def read_results(folder) -> dict:
         path = path / RESULTS_FILE
     if not path.is_file():
         raise DataError(
-            f"No {RESULTS_FILE} at {path}. Run the lesson notebook to the end first (its last cell writes it)."
+            f"No {RESULTS_FILE} at {path}. Run the lesson notebook to the end first (its last cell writes "
+            "it)."
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

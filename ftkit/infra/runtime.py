@@ -10,6 +10,7 @@ import os
 import random
 from dataclasses import dataclass
 
+from ..config import check_choice, check_int
 from ..errors import ConfigError
 
 __all__ = [
@@ -50,8 +51,7 @@ def seed_everything(seed: int = 0) -> int:
     import numpy as np
     import torch
 
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"Seed must be a non-negative integer, got {seed!r}. Pass e.g. SEED = 0.")
+    check_int("seed", seed, minimum=0)
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -104,7 +104,9 @@ PROFILES: dict[str, Profile] = {
         max_rows=None,
         max_records=None,
         epochs=5,
-        steps=30,  # lesson 04 in 4-10 min on 2 cores (measured 235 s with 30 steps, 495 s with 20 on a slower VM); the loss already falls visibly
+        # lesson 04 in 4-10 min on 2 cores (measured 235 s with 30 steps, 495 s with 20 on a slower
+        # VM); the loss already falls visibly
+        steps=30,
         batch_size=32,
         description="the real lesson on a 2-core CPU with pretrained models that work offline",
     ),
@@ -144,36 +146,38 @@ PROFILES: dict[str, Profile] = {
 def get_profile(name: str | None = None) -> Profile:
     """The profile called `name`, else $FTKIT_PROFILE, else 'default'."""
     key = name or os.environ.get("FTKIT_PROFILE") or "default"
-    if key not in PROFILES:
-        raise ConfigError(
-            f"Unknown profile {key!r}. Use one of: {', '.join(PROFILES)} (set PROFILE or FTKIT_PROFILE)."
-        )
+    check_choice("profile (PROFILE or FTKIT_PROFILE)", key, tuple(PROFILES))
     return PROFILES[key]
 
 
-def memory_advice(batch_size: int | None = None, grad_accum: int | None = None) -> str:
+def memory_advice(batch_size: int | None = None, gradient_accumulation_steps: int | None = None) -> str:
     """What to do when training runs out of memory, most effective first."""
     smaller = ""
     if batch_size and batch_size > 1:
-        smaller = f" (e.g. batch_size={max(1, batch_size // 2)}, grad_accum={(grad_accum or 1) * 2}: same effective batch)"
+        accumulate = (gradient_accumulation_steps or 1) * 2
+        smaller = (
+            f" (e.g. batch_size={max(1, batch_size // 2)}, gradient_accumulation_steps={accumulate}: "
+            "same effective batch)"
+        )
     return (
         "Out of memory. Try, in order: a smaller batch with more gradient accumulation"
         + smaller
-        + "; gradient_checkpointing=True (recompute activations: ~30% slower, much less memory); a shorter "
+        + "; activation_checkpointing=True (gradient checkpointing: recompute activations, ~30% slower, "
+        "much less memory); a shorter "
         "max_length; LoRA instead of full fine-tuning (no gradients or Adam state for the frozen weights); "
-        "on a GPU, QLoRA (the frozen base in 4 bits, see qlora_note())."
+        "on a GPU, QLoRA (the frozen base in 4 bits, see lesson 04's qlora_note())."
     )
 
 
 @contextlib.contextmanager
-def oom_guard(batch_size: int | None = None, grad_accum: int | None = None):
+def oom_guard(batch_size: int | None = None, gradient_accumulation_steps: int | None = None):
     """Turn a CUDA (or CPU allocator) out-of-memory error into one ftkit line with advice."""
     try:
         yield
     except RuntimeError as err:  # torch.OutOfMemoryError is a RuntimeError
         if not is_out_of_memory(err):
             raise
-        raise ConfigError(memory_advice(batch_size, grad_accum)) from None
+        raise ConfigError(memory_advice(batch_size, gradient_accumulation_steps)) from None
 
 
 def is_out_of_memory(err: BaseException) -> bool:

@@ -1,45 +1,34 @@
-"""Plumbing for the BERT sentiment lesson: one Trainer recipe, freezing strategies, LoRA.
+"""Lesson 03 (BERT sentiment): the tools only this lesson uses, on top of `ftkit.textcls`.
 
-    recipe = TextRecipe(epochs=3, lr=5e-5)
-    run = train_text(model, tokenizer, ds, recipe, label="full fine-tuning", output_dir=out)
-    run.row()                               # label, trainable, time_s, val_f1_macro, ...
-
+    fresh, info = classifier_from_encoder(model, out / "encoder_only", data.id2label)
     table, runs = compare_freezing(make_model, tokenizer, ds, recipe, output_dir=out)
-    opt = layerwise_optimizer(model, head_lr=5e-4, encoder_lr=1e-5)   # Trainer(optimizers=(opt, None))
-    peft_model = lora_seq_cls(model)        # LoRA on query/value, the classifier trains in full
+    opt = layerwise_optimizer(model, head_lr=5e-4, encoder_lr=1e-5)   # train_text(..., optimizer=opt)
+    set_dropout(model, 0.3); time_padding(model, tokenizer, texts)
 
-Everything here is a thin layer over the Hugging Face `Trainer`: the notebook shows the
-`TrainingArguments` once, in full; the comparisons reuse them through `TextRecipe`.
+The Trainer recipe itself (`TextRecipe`, `train_text`, `predict_proba`) is core (`ftkit.textcls`),
+and LoRA on the classifier is `ftkit.apply_lora(model, LoraSettings(task_type="SEQ_CLS", ...))`.
 Importing this module imports transformers (a few seconds); `import ftkit` does not.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
 
 from ..infra.compat import ensure_torchvision
 
-ensure_torchvision()  # transformers imports torchvision when installed (see ftkit/compat.py)
+ensure_torchvision()  # transformers imports torchvision when installed (see ftkit/infra/compat.py)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
-from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments  # noqa: E402
+from transformers import DataCollatorWithPadding, TrainerCallback  # noqa: E402
 
+from ..config import check_fraction, check_int, check_positive  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
-from ..freeze import freeze, max_depth, param_groups, trainable_summary, unfreeze  # noqa: E402
-from ..hf import HistoryCallback, classification_metrics, release_training_memory  # noqa: E402
-from ..infra.runtime import oom_guard  # noqa: E402
+from ..freeze import freeze, max_depth, param_groups, unfreeze  # noqa: E402
+from ..textcls import TextRecipe, train_text  # noqa: E402
 
 __all__ = [
-    "is_chinese",
-    "text_model_for",
-    "TextRecipe",
-    "TextRun",
-    "training_args",
-    "train_text",
     "classifier_from_encoder",
     "ProgressiveUnfreezing",
     "all_params_optimizer",
@@ -47,255 +36,11 @@ __all__ = [
     "freezing_strategies",
     "compare_freezing",
     "set_dropout",
-    "predict_proba",
     "time_padding",
-    "lora_seq_cls",
-    "load_lora_seq_cls",
 ]
 
 
-# ---- which model reads these texts ------------------------------------------------------------
-CHINESE_SHARE = (
-    0.3  # Chinese reviews are mostly ideographs; English text with a quoted Chinese word is far below
-)
-
-
-def is_chinese(texts, sample: int = 200) -> bool:
-    """True when at least 30 % of the non-space characters of the first `sample` texts are
-    CJK ideographs (Chinese, or Japanese kanji)."""
-    chars = "".join(str(t) for t in list(texts)[:sample]).replace(" ", "")
-    cjk = sum("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in chars)
-    return bool(chars) and cjk >= CHINESE_SHARE * len(chars)
-
-
-def text_model_for(texts, profile, model=None):
-    """The model a lesson should load for `texts`: `model` when one is given; else
-    `"bert-base-chinese"` for Chinese texts (outside the smoke profile, whose tiny random model
-    reads nothing anyway), because the English vocabulary of MiniLM and bert-base-uncased turns
-    most Chinese characters into [UNK]; else None (the profile's default model).
-
-    Offline, the bert-base-chinese preset falls back to the packaged MiniLM and prints why.
-    """
-    if model is not None:
-        return model
-    name = getattr(profile, "name", profile)
-    if name != "smoke" and is_chinese(texts):
-        print(
-            "Chinese text: asking for bert-base-chinese (an English vocabulary reads most Chinese characters as [UNK])"
-        )
-        return "bert-base-chinese"
-    return None
-
-
-# ---- the recipe ------------------------------------------------------------------------------
-@dataclass
-class TextRecipe:
-    """The lesson's Trainer settings, in one place so every comparison uses the same ones."""
-
-    epochs: int = field(
-        default=3, metadata={"help": "passes over the training split (few: small data overfits fast)"}
-    )
-    lr: float = field(
-        default=5e-5, metadata={"help": "peak learning rate; 2e-5..5e-5 is the usual range for BERT"}
-    )
-    batch_size: int = field(
-        default=16, metadata={"help": "texts per step; 16 fits a 2-core CPU and small GPUs"}
-    )
-    weight_decay: float = field(
-        default=0.01, metadata={"help": "AdamW decoupled weight decay (BERT's own value)"}
-    )
-    warmup: float = field(
-        default=0.1,
-        metadata={"help": "share of steps with a rising LR (a float < 1 is a ratio in transformers 5)"},
-    )
-    label_smoothing: float = field(
-        default=0.0, metadata={"help": "0 = plain cross-entropy; 0.1 softens over-confident targets"}
-    )
-    patience: int | None = field(
-        default=None, metadata={"help": "EarlyStoppingCallback patience in epochs; None = no early stopping"}
-    )
-    seed: int = field(
-        default=0, metadata={"help": "Trainer seed (data order, dropout): same seed, same numbers on CPU"}
-    )
-    logging_steps: int = field(
-        default=5, metadata={"help": "log the training loss every N steps (the curve's resolution)"}
-    )
-    group_by_length: bool = field(
-        default=False,
-        metadata={
-            "help": "batch texts of similar length together: less padding, "
-            "faster when lengths vary a lot (large data sets)"
-        },
-    )
-
-    def __post_init__(self):
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ConfigError(f"TextRecipe.epochs must be a positive integer, got {self.epochs!r}.")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
-            raise ConfigError(f"TextRecipe.lr must be between 0 and 1 (e.g. 5e-5), got {self.lr!r}.")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigError(f"TextRecipe.batch_size must be a positive integer, got {self.batch_size!r}.")
-        if not 0 <= self.warmup < 1:
-            raise ConfigError(f"TextRecipe.warmup is a share of the steps in [0, 1), got {self.warmup!r}.")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"TextRecipe.label_smoothing must be in [0, 1), got {self.label_smoothing!r}.")
-        if self.weight_decay < 0:
-            raise ConfigError(f"TextRecipe.weight_decay must be >= 0, got {self.weight_decay!r}.")
-        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
-            raise ConfigError(
-                f"TextRecipe.patience must be a positive integer or None, got {self.patience!r}."
-            )
-        if not isinstance(self.group_by_length, bool):
-            raise ConfigError(
-                f"TextRecipe.group_by_length must be True or False, got {self.group_by_length!r}."
-            )
-
-    def replace(self, **changes) -> TextRecipe:
-        """A copy with some settings changed (validated again)."""
-        unknown = [k for k in changes if k not in self.__dataclass_fields__]
-        if unknown:
-            raise ConfigError(
-                f"TextRecipe has no setting {unknown[0]!r}. Known: {', '.join(self.__dataclass_fields__)}."
-            )
-        return TextRecipe(**{**asdict(self), **changes})
-
-
-def training_args(recipe: TextRecipe, output_dir, **overrides) -> TrainingArguments:
-    """`TrainingArguments` for the recipe: evaluate every epoch, F1 picks the best epoch.
-
-    With `recipe.patience` the best checkpoint is saved each epoch (weights only) and
-    reloaded at the end (`load_best_model_at_end`); without it nothing is written to disk.
-    """
-    keep_best = recipe.patience is not None
-    args = dict(
-        output_dir=str(output_dir),
-        num_train_epochs=recipe.epochs,
-        per_device_train_batch_size=recipe.batch_size,
-        per_device_eval_batch_size=64,  # evaluation keeps no gradients: bigger batches are cheap
-        learning_rate=recipe.lr,
-        weight_decay=recipe.weight_decay,
-        warmup_steps=recipe.warmup,
-        lr_scheduler_type="linear",  # warm up, then decay linearly to 0 (BERT's schedule)
-        # "group_by_length": shuffled groups of ~50 batches, each sorted by length (was `group_by_length=True` before 5)
-        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
-        label_smoothing_factor=recipe.label_smoothing,
-        eval_strategy="epoch",  # was `evaluation_strategy` before transformers 4.41
-        save_strategy="epoch" if keep_best else "no",
-        save_total_limit=1 if keep_best else None,  # the best checkpoint (and the last) only
-        save_only_model=True,  # no optimizer state on disk: half the size, cannot resume (fine here)
-        load_best_model_at_end=keep_best,
-        metric_for_best_model="f1_macro",
-        greater_is_better=True,
-        logging_steps=recipe.logging_steps,
-        seed=recipe.seed,
-        data_seed=recipe.seed,
-        report_to="none",  # no TensorBoard / W&B from a classroom notebook
-        disable_tqdm=True,  # the live plot shows progress; bars would flood the notebook
-        dataloader_num_workers=0,  # 2-core CPU: worker processes cost more than they save
-        dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only helps copies to a GPU
-    )
-    args.update(overrides)
-    return TrainingArguments(**args)
-
-
-# ---- one run ---------------------------------------------------------------------------------
-@dataclass
-class TextRun:
-    """What `train_text` returns: the history, the final validation metrics and the cost."""
-
-    label: str
-    history: object  # ftkit.History, one record per evaluation
-    metrics: dict  # trainer.evaluate() on the validation split after training (best epoch if restored)
-    time_s: float  # wall time of trainer.train()
-    trainable: int  # trainable parameters at the start of training
-    total: int
-    trainer: object = field(repr=False, default=None)
-
-    def row(self) -> dict:
-        m = self.metrics
-        return {
-            "run": self.label,
-            "trainable": self.trainable,
-            "trainable %": round(100 * self.trainable / self.total, 2),
-            "time_s": round(self.time_s, 1),
-            "epochs run": len(self.history),
-            "val_accuracy": m.get("eval_accuracy"),
-            "val_f1_macro": m.get("eval_f1_macro"),
-        }
-
-
-def train_text(
-    model,
-    tokenizer,
-    ds,
-    recipe: TextRecipe,
-    label: str,
-    output_dir,
-    *,
-    optimizer=None,
-    trainer_cls=Trainer,
-    callbacks=(),
-    live: bool = False,
-    args_overrides: dict | None = None,
-    keep_trainer: bool = True,
-    **trainer_kwargs,
-) -> TextRun:
-    """Fine-tune `model` on `ds["train"]`, evaluating on `ds["validation"]` every epoch.
-
-    `optimizer`: a ready optimizer (e.g. `layerwise_optimizer(model)`), passed to the Trainer
-    as `optimizers=(optimizer, None)` so it still builds the warm-up schedule.
-    `trainer_cls` / `trainer_kwargs`: e.g. `WeightedLossTrainer` with `class_weights=...`.
-    `live=True` redraws the curves in the notebook after each epoch.
-    `keep_trainer=False` returns the run without its Trainer (nor a reference to the model): for
-    comparisons that only need the curves, so a loop of runs does not hold every model in memory.
-    The optimizer state and the gradients are freed either way (`release_training_memory`).
-    """
-    from transformers import EarlyStoppingCallback, PrinterCallback
-
-    from ..plots import LivePlot
-
-    for split in ("train", "validation"):
-        if split not in ds:
-            raise ConfigError(
-                f"train_text needs a {split!r} split; got {list(ds)}. Use TextData.to_hf(tokenizer)."
-            )
-    record = HistoryCallback(*([LivePlot()] if live else []), label=label)
-    cbs = [record, *callbacks]
-    if recipe.patience is not None:
-        cbs.append(EarlyStoppingCallback(early_stopping_patience=recipe.patience))
-    trainer = trainer_cls(
-        model=model,
-        args=training_args(recipe, output_dir, **(args_overrides or {})),
-        train_dataset=ds["train"],
-        eval_dataset=ds["validation"],
-        processing_class=tokenizer,  # was `tokenizer=` before transformers 5
-        data_collator=DataCollatorWithPadding(tokenizer),  # pad each batch to its longest text
-        compute_metrics=classification_metrics,
-        callbacks=cbs,
-        optimizers=(optimizer, None),
-        **trainer_kwargs,
-    )
-    trainer.remove_callback(
-        PrinterCallback
-    )  # with disable_tqdm it prints every log dict; the History keeps them
-    summary = trainable_summary(model)
-    start = time.perf_counter()
-    with oom_guard(batch_size=recipe.batch_size):  # a GPU out-of-memory error becomes one line of advice
-        trainer.train()
-    elapsed = time.perf_counter() - start
-    release_training_memory(trainer)  # the model stays; its AdamW state and gradients go
-    metrics = trainer.evaluate()
-    return TextRun(
-        label,
-        record.history,
-        metrics,
-        elapsed,
-        summary.trainable,
-        summary.total,
-        trainer if keep_trainer else None,
-    )
-
-
+# ---- the seed's start: a base encoder, a new head ---------------------------------------------
 def classifier_from_encoder(model, folder, id2label: dict):
     """Save only the pretrained encoder of `model` (no classification head) into `folder`, then load
     it back with AutoModelForSequenceClassification, as the seed article does with a base BERT.
@@ -325,8 +70,8 @@ class ProgressiveUnfreezing(TrainerCallback):
     """
 
     def __init__(self, blocks_per_epoch: int = 2, start_depth: int = 0):
-        if not isinstance(blocks_per_epoch, int) or blocks_per_epoch < 1:
-            raise ConfigError(f"blocks_per_epoch must be a positive integer, got {blocks_per_epoch!r}.")
+        check_int("blocks_per_epoch", blocks_per_epoch, minimum=1)
+        check_int("start_depth", start_depth, minimum=0)
         self.blocks_per_epoch = blocks_per_epoch  # 2 of MiniLM's 8 blocks: all train by epoch 5
         self.start_depth = start_depth  # 0: the first epoch trains the head only
         self.schedule: list = []  # (epoch, depth) pairs, for the lesson to print
@@ -369,7 +114,9 @@ def layerwise_optimizer(
     `layer_decay` < 1 also shrinks the LR block by block going down (e.g. 0.8).
     Biases and LayerNorm weights get no weight decay. Pass it as `optimizers=(opt, None)`.
     """
-    if not (0 < encoder_lr <= head_lr):
+    check_positive("head_lr", head_lr, example=5e-4)
+    check_positive("encoder_lr", encoder_lr, example=1e-5)
+    if encoder_lr > head_lr:
         raise ConfigError(f"encoder_lr ({encoder_lr}) should be positive and at most head_lr ({head_lr}).")
     groups = param_groups(
         model,
@@ -419,19 +166,19 @@ def compare_freezing(
     rows, runs = [], []
     for name, depth in freezing_strategies(make_model(), frozen_layers).items():
         model = make_model()
-        optimizer, callbacks, lr = None, [], recipe.lr
+        optimizer, callbacks, lr = None, [], recipe.learning_rate
         if depth is None:
             progressive = ProgressiveUnfreezing(blocks_per_epoch)
             freeze(model, 0)
             optimizer, callbacks = all_params_optimizer(model, lr, recipe.weight_decay), [progressive]
         else:
             freeze(model, depth)
-            lr = head_only_lr if depth == 0 else recipe.lr
+            lr = head_only_lr if depth == 0 else recipe.learning_rate
         run = train_text(
             model,
             tokenizer,
             ds,
-            recipe.replace(lr=lr),
+            recipe.replace(learning_rate=lr),
             name,
             f"{output_dir}/{len(runs)}",
             optimizer=optimizer,
@@ -439,7 +186,7 @@ def compare_freezing(
             keep_trainer=False,
         )
         row = run.row()
-        row["lr"] = lr
+        row["learning_rate"] = lr
         if depth is None:
             row["trainable"] = (
                 f"{run.trainable:,} -> {sum(p.numel() for p in model.parameters() if p.requires_grad):,}"
@@ -450,38 +197,16 @@ def compare_freezing(
     return pd.DataFrame(rows), runs
 
 
-# ---- regularisation and prediction ----------------------------------------------------------
+# ---- regularisation and speed ---------------------------------------------------------------
 def set_dropout(model, p: float) -> int:
     """Set the probability of every `nn.Dropout` in the model; returns how many were changed."""
-    if not 0 <= p < 1:
-        raise ConfigError(f"Dropout probability must be in [0, 1), got {p!r}.")
+    check_fraction("p", p)
     count = 0
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.p = p
             count += 1
     return count
-
-
-@torch.no_grad()
-def predict_proba(model, tokenizer, texts, batch_size: int = 64, max_length: int = 128) -> np.ndarray:
-    """Class probabilities (n_texts x n_classes) for a list of texts, in eval mode."""
-    texts = [str(t) for t in texts]
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = []
-    for i in range(0, len(texts), batch_size):
-        batch = tokenizer(
-            texts[i : i + batch_size],
-            truncation=True,
-            max_length=max_length,
-            padding=True,
-            return_tensors="pt",
-        ).to(device)
-        out.append(torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy())
-    model.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels))
 
 
 def time_padding(
@@ -532,42 +257,3 @@ def time_padding(
     model.eval()
     result["ratio"] = result["dynamic_texts_per_s"] / result["max_length_texts_per_s"]
     return result
-
-
-# ---- LoRA for sequence classification --------------------------------------------------------
-def lora_seq_cls(model, r: int = 8, alpha: int = 16, dropout: float = 0.1, target_modules=("query", "value")):
-    """Wrap a BERT classifier with LoRA adapters (PEFT); the new classifier head trains in full.
-
-    `modules_to_save=["classifier"]`: the head is new, so it must train and be saved with the
-    adapter (without it the reloaded model would get a fresh random head).
-    """
-    from peft import LoraConfig, get_peft_model
-
-    config = LoraConfig(
-        task_type="SEQ_CLS",
-        r=r,
-        lora_alpha=alpha,
-        lora_dropout=dropout,
-        target_modules=list(target_modules),
-        modules_to_save=["classifier"],
-    )
-    with (
-        warnings.catch_warnings()
-    ):  # PEFT 0.21 calls a transformers method deprecated in 5.x: noise for a learner
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return get_peft_model(model, config)
-
-
-def load_lora_seq_cls(base_model, adapter_folder):
-    """Load a saved LoRA adapter (and its saved classifier) onto a fresh base model, for prediction."""
-    from pathlib import Path
-
-    from peft import PeftModel
-
-    if not (Path(adapter_folder) / "adapter_config.json").is_file():
-        raise ConfigError(
-            f"{str(adapter_folder)!r} has no adapter_config.json. Pass the folder written by save_pretrained."
-        )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return PeftModel.from_pretrained(base_model, str(adapter_folder)).eval()

@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..infra.paths import repo_root, sample_path
 from ..metrics import metrics_summary
 
 __all__ = ["SAMPLES", "Trained", "text_model_for_deploy", "helmet_model_for_deploy"]
 
-SAMPLES = (
-    Path(__file__).resolve().parents[2] / "data_samples"
-)  # the kit's own samples, from any working directory
+SAMPLES = repo_root() / "data_samples"  # the kit's own samples, from any working directory
 
 
 @dataclass
@@ -61,10 +60,10 @@ def text_model_for_deploy(
     `eval_file`, e.g. SST-2 dev in the benchmark)."""
     import ftkit
 
-    from . import l03_sentiment as textlab
+    from .. import textcls as textlab
 
     start = time.perf_counter()
-    train_file = Path(train_file or SAMPLES / "sentiment" / "sentiment_en.csv")
+    train_file = Path(train_file or sample_path("sentiment", "sentiment_en.csv"))
     data = ftkit.load_text_table(
         train_file,
         eval_file=eval_file,
@@ -120,7 +119,7 @@ def helmet_model_for_deploy(
     from ftkit.freeze import freeze
 
     start = time.perf_counter()
-    data_dir = Path(data_dir or SAMPLES / "helmet")
+    data_dir = Path(data_dir or sample_path("helmet"))
     image_size = image_size or profile.image_size
     data = ftkit.load_image_folder(data_dir, image_size=image_size, seed=seed)
     if data.test is None:

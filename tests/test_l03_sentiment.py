@@ -1,0 +1,125 @@
+"""Tests for ftkit.lessons.l03_sentiment (lesson 03's own tools), on the tiny random BERT preset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ftkit.data.text import load_text_table
+from ftkit.errors import ConfigError
+from ftkit.freeze import max_depth
+from ftkit.infra.presets import load_text_classifier
+from ftkit.lessons import l03_sentiment as l03
+from ftkit.textcls import TextRecipe, train_text
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "sentiment" / "sentiment_en.csv"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models on a shared CPU: one thread is fastest and steadiest
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_text_table(SAMPLE, max_rows=40, seed=0, split=(0.6, 0.2, 0.2))
+
+
+def tiny(data, seed=0):
+    return load_text_classifier("tiny-bert", num_labels=2, id2label=data.id2label, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def ds(data):
+    return data.to_hf(tiny(data).tokenizer, max_length=64)
+
+
+def test_layerwise_optimizer_groups(data):
+    model = tiny(data).model
+    opt = l03.layerwise_optimizer(model, head_lr=5e-4, encoder_lr=1e-5, weight_decay=0.01)
+    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+    assert (
+        lrs["head"] == 5e-4
+        and lrs["embeddings"] == pytest.approx(1e-5)
+        and lrs["encoder.layer.0"] == pytest.approx(1e-5)
+    )
+    seen = [id(p) for g in opt.param_groups for p in g["params"]]
+    assert sorted(seen) == sorted(id(p) for p in model.parameters())  # every parameter exactly once
+    no_decay = {id(p) for g in opt.param_groups if g["weight_decay"] == 0 for p in g["params"]}
+    assert id(model.classifier.bias) in no_decay and id(model.classifier.weight) not in no_decay
+    with pytest.raises(ConfigError):
+        l03.layerwise_optimizer(model, head_lr=1e-5, encoder_lr=1e-3)
+
+
+def test_freezing_strategies_depths(data):
+    model = tiny(data).model  # blocks: embeddings, 2 encoder layers, pooler
+    assert max_depth(model) == 4
+    assert l03.freezing_strategies(model, frozen_layers=3) == {
+        "full fine-tuning": 4,
+        "first 2 layers frozen": 1,
+        "head only": 0,
+        "progressive unfreezing": None,
+    }
+
+
+def test_progressive_unfreezing_trains_only_unfrozen_blocks(data, ds, tmp_path):
+    model = tiny(data).model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    from ftkit.freeze import freeze
+
+    freeze(model, 0)
+    opt = l03.all_params_optimizer(model, lr=1e-3)
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    assert not any(p.requires_grad for p in model.bert.parameters())  # the freeze state is kept
+    progressive = l03.ProgressiveUnfreezing(blocks_per_epoch=1)
+    train_text(
+        model,
+        tiny(data).tokenizer,
+        ds,
+        TextRecipe(num_train_epochs=2, learning_rate=1e-3),
+        "progressive",
+        tmp_path,
+        optimizer=opt,
+        callbacks=[progressive],
+    )
+    assert progressive.schedule == [(1, 0), (2, 1)]
+    after = model.state_dict()
+    assert torch.equal(
+        after["bert.embeddings.word_embeddings.weight"], before["bert.embeddings.word_embeddings.weight"]
+    )
+    assert torch.equal(
+        after["bert.encoder.layer.0.attention.self.query.weight"],
+        before["bert.encoder.layer.0.attention.self.query.weight"],
+    )
+    assert not torch.equal(
+        after["bert.pooler.dense.weight"], before["bert.pooler.dense.weight"]
+    )  # unfrozen in epoch 2
+    assert not torch.equal(after["classifier.weight"], before["classifier.weight"])
+
+
+def test_set_dropout(data):
+    loaded = tiny(data)
+    assert l03.set_dropout(loaded.model, 0.3) > 0
+    assert all(m.p == 0.3 for m in loaded.model.modules() if isinstance(m, torch.nn.Dropout))
+    with pytest.raises(ConfigError):
+        l03.set_dropout(loaded.model, 1.0)
+
+
+def test_time_padding_reports_both_sides(data):
+    loaded = tiny(data)
+    state = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    r = l03.time_padding(loaded.model, loaded.tokenizer, data.train["text"][:8], max_length=128, batch_size=4)
+    assert r["max_length_mean_length"] == 128 and r["dynamic_mean_length"] < 128
+    assert r["ratio"] == pytest.approx(r["dynamic_texts_per_s"] / r["max_length_texts_per_s"])
+    assert all(torch.equal(v, loaded.model.state_dict()[k]) for k, v in state.items())  # weights unchanged
+
+
+def test_classifier_from_encoder_reports_missing_head(data, tmp_path):
+    model, info = l03.classifier_from_encoder(tiny(data).model, tmp_path / "enc", data.id2label)
+    assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight"]
+    assert model.config.id2label == data.id2label
