@@ -94,7 +94,8 @@ class OnnxClassifier:
     # ---- images ---------------------------------------------------------------------------------
     def preprocess_image(self, image) -> np.ndarray:
         """A PIL image or a path -> one (3, H, W) float32 array, as the validation set was fed."""
-        from ..data.images import _eval_transform, _to_rgb, open_rgb
+        from ..data.image_files import _to_rgb, open_rgb
+        from ..data.images import _eval_transform
 
         p = self.dir.manifest["preprocess"]
         if self._transform is None:

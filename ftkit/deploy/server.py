@@ -307,7 +307,7 @@ def _decode(data: bytes, max_pixels: int, image_size: int):
     from fastapi import HTTPException
     from PIL import Image, UnidentifiedImageError
 
-    from ..data.images import open_rgb
+    from ..data.image_files import open_rgb
 
     try:
         with Image.open(io.BytesIO(data)) as probe:  # reads the header only

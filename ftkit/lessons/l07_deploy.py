@@ -90,14 +90,14 @@ def text_model_for_deploy(
             seed=seed,
         )
         smoke = profile.name == "smoke"
-        recipe = textlab.TextRecipe(
-            epochs=epochs or (1 if smoke else 3), lr=1e-4, seed=seed
-        )  # lesson 03's MiniLM LR
+        recipe = textlab.TextRecipe(  # lesson 03's learning rate for MiniLM
+            num_train_epochs=epochs or (1 if smoke else 3), learning_rate=1e-4, seed=seed
+        )
         ds = data.to_hf(loaded.tokenizer, max_length=128)
         textlab.train_text(
             loaded.model, loaded.tokenizer, ds, recipe, "deploy", Path(output_dir), keep_trainer=False
         )
-        source = f"trained here ({recipe.epochs} epochs on {len(data.train)} reviews)"
+        source = f"trained here ({recipe.num_train_epochs} epochs on {len(data.train)} reviews)"
     probs = textlab.predict_proba(loaded.model, loaded.tokenizer, data.test["text"])
     loaded.model.eval()
     return Trained(
