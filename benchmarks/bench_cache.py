@@ -31,10 +31,10 @@ sys.path.insert(0, str(REPO))
 
 from _common import shared_data  # benchmarks/_common.py
 
-from ftkit.freeze import freeze  # noqa: E402
+from ftkit.freeze import freeze, restore, snapshot  # noqa: E402
 from ftkit.infra import cache  # noqa: E402
 from ftkit.infra.compat import ensure_torchvision  # noqa: E402
-from ftkit.train import evaluate, fit, restore, snapshot  # noqa: E402
+from ftkit.train import evaluate, fit  # noqa: E402
 
 IMAGE_SIZE = 128  # the helmet crops are 128 px; also what the default profile uses
 AGAIN_EPOCHS = 10  # the goal: re-training on stored features for 10 epochs takes under a second

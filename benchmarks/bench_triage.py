@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import ftkit  # noqa: E402
 from _common import append_results  # noqa: E402  (benchmarks/_common.py)
-from ftkit import metrics_thresholds as thresholds  # noqa: E402
+
+import ftkit  # noqa: E402
 from ftkit.lessons import l06_triage as triage  # noqa: E402
 
 LR = 1e-4  # the notebook's rate for MiniLM (22 M weights)
@@ -47,14 +47,21 @@ LR = 1e-4  # the notebook's rate for MiniLM (22 M weights)
 def one_run(variant: str, seed: int, data, ds, tokenizer, epochs: int, out: Path) -> dict:
     from sklearn.metrics import f1_score, recall_score
 
-    sentiment = triage.sentiment_module()
     model = ftkit.load_text_classifier("minilm-l6", num_labels=3, id2label=data.id2label, seed=seed).model
-    recipe = ftkit.TextRecipe(epochs=epochs, lr=LR, seed=seed, patience=2)
+    recipe = ftkit.TextRecipe(num_train_epochs=epochs, learning_rate=LR, seed=seed, early_stopping_patience=2)
     if variant == "lower half":
         triage.freeze_lower_half(model)
     elif variant == "LoRA":
-        model = sentiment.lora_seq_cls(model, r=8, alpha=16, dropout=0.1)
-        recipe = recipe.replace(lr=10 * LR)
+        settings = ftkit.LoraSettings(
+            task_type="SEQ_CLS",
+            r=8,
+            lora_alpha=16,
+            lora_dropout=0.1,
+            target_modules=["query", "value"],
+            modules_to_save=["classifier"],
+        )
+        model = ftkit.apply_lora(model, settings, verbose=False)
+        recipe = recipe.replace(learning_rate=10 * LR)
     weights = ftkit.class_weights(data.train, data.num_labels)
     run = ftkit.train_text(
         model,
@@ -67,14 +74,12 @@ def one_run(variant: str, seed: int, data, ds, tokenizer, epochs: int, out: Path
         class_weights=weights,
         keep_trainer=False,
     )
-    val = sentiment.predict_proba(model, tokenizer, data.val["text"])
-    test = sentiment.predict_proba(model, tokenizer, data.test["text"])
+    val = ftkit.predict_proba(model, tokenizer, data.val["text"])
+    test = ftkit.predict_proba(model, tokenizer, data.test["text"])
     urgent = data.classes.index("urgent")
-    choice = thresholds.pick_threshold(
-        *thresholds.one_vs_rest(data.val["label"], val, urgent), min_recall=1.0
-    )
-    y_test, s_test = thresholds.one_vs_rest(data.test["label"], test, urgent)
-    at = thresholds.at_threshold(y_test, s_test, choice.threshold)
+    choice = ftkit.pick_threshold(*ftkit.one_vs_rest(data.val["label"], val, urgent), min_recall=1.0)
+    y_test, s_test = ftkit.one_vs_rest(data.test["label"], test, urgent)
+    at = ftkit.at_threshold(y_test, s_test, choice.threshold)
     pred = test.argmax(axis=1)
     return {
         "variant": variant,

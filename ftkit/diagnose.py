@@ -56,12 +56,8 @@ TREND_WINDOW = 3  # the slope is fitted on the last 3 epochs: recent, but not a 
 STILL_IMPROVING_SLOPE = 0.02  # val loss still falling >2% per epoch counts as real progress
 PLATEAU_FRACTION = 0.1  # the curve has "levelled off" once 90% of its total drop is done
 DIVERGED_LOSS_RATIO = 5.0  # an epoch's train loss 5x above the starting loss: it blew up, even if finite
-NO_TRANSFER_MAX_VAL_GAIN = (
-    0.05  # best val loss <5% below where it started: the same size as noise (see OVERFIT_MIN_RISE)
-)
-NO_TRANSFER_MAX_TRAIN_RATIO = (
-    0.5  # ...while train loss fell below half its start: it clearly learned *something*
-)
+NO_TRANSFER_MAX_VAL_GAIN = 0.05  # best val loss <5% below its start: noise-sized (see OVERFIT_MIN_RISE)
+NO_TRANSFER_MAX_TRAIN_RATIO = 0.5  # ...while train loss fell below half its start: it learned *something*
 
 
 @dataclass
@@ -116,7 +112,8 @@ ADVICE = {
     "over-fitting": [
         "Use early stopping and keep the weights of the best epoch (ftkit's fit does this).",
         "Get more training data, or make it more varied.",
-        "Add data augmentation (random crops, flips, colour jitter) so the model cannot memorise exact pictures.",
+        "Add data augmentation (random crops, flips, colour jitter) "
+        "so the model cannot memorise exact pictures.",
         "Regularise: add weight decay or dropout.",
         "Freeze more layers (a smaller freeze depth): fewer trainable weights memorise less.",
         "Lower the learning rate, so the pretrained knowledge is adjusted gently.",
@@ -129,7 +126,8 @@ ADVICE = {
     ],
     "diverged": [
         "Lower the learning rate.",
-        "Clip gradients: TrainConfig(grad_clip=1.0), or TrainingArguments(max_grad_norm=1.0) for the Trainer.",
+        "Clip gradients: TrainConfig(grad_clip=1.0), "
+        "or TrainingArguments(max_grad_norm=1.0) for the Trainer.",
         "Warm the learning rate up over the first steps: TrainConfig(warmup_ratio=0.1) or"
         " train_sft(warmup_steps=0.1); for the Trainer TrainingArguments(warmup_steps=0.1)"
         " (a float below 1 is a share of the steps).",
@@ -249,7 +247,8 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
             else f"{'grew' if growth > 0 else 'shrank'} by {_fmt(abs(growth))}"
         )
         evidence.append(
-            f"Gap val - train loss: {_fmt(gap_best)} at the best epoch, {_fmt(gap_last)} at the end ({change})."
+            f"Gap val - train loss: {_fmt(gap_best)} at the best epoch, "
+            f"{_fmt(gap_last)} at the end ({change})."
         )
     train_kept_falling = train[-1] is not None and train[b] is not None and train[-1] < train[b]
 
@@ -276,9 +275,9 @@ def diagnose(history, monitor: str | None = None) -> Diagnosis:
         verdict = "over-fitting"
         evidence.append(
             f"Over-fitting rule (nothing carries over): train loss fell to {train_ratio:.0%} of its start "
-            f"(<{NO_TRANSFER_MAX_TRAIN_RATIO:.0%}) but val loss never got more than {max(val_gain, 0):.1%} below "
-            f"where it started ({_fmt(val_start)}; needs >{NO_TRANSFER_MAX_VAL_GAIN:.0%}): "
-            f"the model memorises the training examples."
+            f"(<{NO_TRANSFER_MAX_TRAIN_RATIO:.0%}) but val loss never got more than "
+            f"{max(val_gain, 0):.1%} below where it started ({_fmt(val_start)}; "
+            f"needs >{NO_TRANSFER_MAX_VAL_GAIN:.0%}): the model memorises the training examples."
         )
     elif since_best == 0 and slope < -STILL_IMPROVING_SLOPE:
         verdict = "still improving"
@@ -396,7 +395,7 @@ def _relative_slope(xs: list, ys: list) -> float:
     var = sum((x - mx) ** 2 for x in xs)
     if var == 0 or my == 0:
         return 0.0
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
     return slope / abs(my)
 
 

@@ -1,196 +1,95 @@
 """Freeze depth: which pretrained blocks learn, and at which learning rate.
 
-A pretrained network is a stack of *blocks* (stages), bottom (near the input) to top
-(near the output), plus a task *head* that we replace and always train:
-
-    ResNet           stem (conv1+bn1), layer1, layer2, layer3, layer4        head: fc
-    EfficientNet-Lite stem, stage1 .. stage7, head_conv (_conv_head+_bn1)    head: _fc
-    BERT             embeddings, encoder.layer.0 .. N-1, pooler              head: classifier
-    decoder LMs      embed_tokens, layers.0 .. N-1, norm                     head: lm_head
+A pretrained network is a stack of *blocks* bottom (near the input) to top, plus a task
+*head* that we replace and always train; which blocks a model has is written once, in the
+table of model families in `ftkit/archs.py` (ResNet: stem, layer1..layer4, head fc; ...).
 
 `freeze(model, depth)` trains the top `depth` blocks plus the head: depth 0 = head only,
-depth `max_depth(model)` = everything.  Low blocks learn generic features (edges,
-word pieces) that transfer well; top blocks are the most task-specific, so they are the
-first ones worth unfreezing.
+depth `max_depth(model)` = everything (`check_depth` is the one rule for a valid depth).
+Low blocks learn generic features (edges, word pieces) that transfer well; top blocks are
+the most task-specific, so they are the first ones worth unfreezing.
 
 A frozen block also runs in **eval mode**, always: its BatchNorm layers keep their
 pretrained running statistics and its dropout is off, exactly as at prediction time.
-We do this with a forward pre-hook on the frozen modules (it switches them back to
-eval mode whenever something, such as `model.train()`, turned them to train mode), so
-it holds even if you write your own training loop.  `set_train_mode(model)` is what
-`fit` calls at the start of every epoch: `model.train()` and frozen blocks to eval.
-This also makes the frozen part deterministic, which is what lets `ftkit.cache`
-compute it only once.
+A forward pre-hook on the frozen modules switches them back to eval mode whenever
+something (`model.train()`, your own loop) turned them to train mode; `set_train_mode`
+is what `fit` calls every epoch.  This also makes the frozen part deterministic, which is
+what lets `ftkit.infra.cache` compute it only once.
 
-`param_groups(model, lr, ...)` gives the optimizer one group per trained block: the
-head at `lr`, unfrozen blocks at `lr * backbone_lr_mult` (the seed recipe: 10x
-smaller), with no weight decay on biases and normalization weights.
+What freeze decided is kept in one visible place, a registry beside your model (nothing is
+written onto it): `freeze_state(model)` gives its `FreezeState`, `runs_in_eval(module)`
+asks about one module.  A copy of a model (copy.deepcopy) does not carry it: freeze the copy.
+
+`param_groups(model, lr, ...)` gives the optimizer one group per trained block: the head at
+`lr`, unfrozen blocks at `lr * backbone_lr_mult` (the seed recipe: 10x smaller), with no
+weight decay on biases and normalization weights.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field, replace
 
+import torch
 from torch import nn
 
+from .archs import BlockPlan, block_plan, explicit_plan, find_head, get_module, is_batchnorm, is_norm
+from .config import check_choice, check_int
 from .errors import ConfigError
 
-__all__ = [
-    "blocks",
-    "max_depth",
-    "freeze",
-    "unfreeze",
-    "set_train_mode",
-    "trainable_summary",
-    "TrainableSummary",
-    "param_groups",
-    "HEAD_NAMES",
-]
+__all__ = ["blocks", "max_depth", "check_depth", "freeze", "unfreeze", "mark_frozen", "frozen_blocks"]
+__all__ += ["set_train_mode", "snapshot", "restore", "freeze_state", "runs_in_eval", "FreezeState"]
+__all__ += ["trainable_summary", "TrainableSummary", "param_groups"]
 
-# Attribute names that hold a task head in the model families the lessons use.
-HEAD_NAMES = ("fc", "_fc", "classifier", "lm_head", "score", "head")
 # What BatchNorm layers of trained blocks do with their running statistics (see freeze()).
 BN_STATS = ("pretrained", "update")
 
 
-# ---- which blocks a model has ----------------------------------------------------------------
+# ---- the freeze state: one registry, nothing stored on your model ------------------------------
 @dataclass
-class BlockPlan:
-    """The blocks of a model as dotted module paths (strings only, so copies stay valid)."""
+class FreezeState:
+    """What `freeze` / `mark_frozen` decided for one model; read it with `freeze_state(model)`."""
 
-    arch: str  # "resnet", "efficientnet-lite", "bert", "decoder-lm" or "explicit"
-    blocks: list  # [(block name, [module paths])], bottom -> top
-    head: str | None  # module path of the head, or None
-    notes: list = field(default_factory=list)  # remarks shown by trainable_summary
+    plan: BlockPlan | None  # blocks and head (None: ftkit does not know this model's blocks)
+    depth: int | None = None  # the freeze depth; None after unfreeze or when frozen by hand
+    bn_stats: str = "update"  # "pretrained": BatchNorm running statistics never change
+    eval_modules: list = field(default_factory=list)  # names of the modules pinned to eval mode
 
 
+_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its FreezeState
+_EVAL_PINNED: weakref.WeakSet = weakref.WeakSet()  # modules that always run in eval mode
+_HOOKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pinned module -> its pre-hook handle
+
+
+def freeze_state(model: nn.Module) -> FreezeState | None:
+    """The model's `FreezeState`, or None if freeze / fit never saw it."""
+    return _STATES.get(model)
+
+
+def runs_in_eval(module: nn.Module) -> bool:
+    """True if `module` is pinned to eval mode (a frozen block, or a BatchNorm that keeps its statistics)."""
+    return module in _EVAL_PINNED
+
+
+# ---- which blocks a model has ----------------------------------------------------------------
 def _plan(model: nn.Module, head: str | None = None, explicit=None) -> BlockPlan:
-    """Find the blocks of `model` (or use `explicit`), raising ConfigError if unknown."""
+    """The model's blocks: `explicit` ones, else those freeze remembered, else its family's."""
     if head is not None:
-        _get(model, head, what="head")
+        get_module(model, head, what="head")
+    state = _STATES.get(model)
     if explicit is not None:
-        plan = BlockPlan("explicit", _explicit_blocks(model, explicit), _find_head(model))
+        plan = explicit_plan(model, explicit)
+    elif state is not None and state.plan is not None:
+        plan = state.plan
     else:
-        plan = getattr(model, "_ftkit_plan", None)  # remembered by freeze()
-        for finder in (_resnet_plan, _efficientnet_plan, _bert_plan, _decoder_plan):
-            plan = plan or finder(model)
-    if plan is None:
-        raise ConfigError(
-            f"ftkit does not know the blocks of {type(model).__name__}. Pass them bottom to top, e.g. "
-            f"freeze(model, 1, blocks=['features.0', 'features.1', 'features.2'], head='classifier')."
-        )
+        plan = block_plan(model)
     return plan if head is None else replace(plan, head=head)
-
-
-def _find_head(model: nn.Module) -> str | None:
-    """The shallowest submodule whose own name is one of HEAD_NAMES (e.g. 'fc', 'bert...classifier')."""
-    candidates = [name for name, _ in model.named_modules() if name and name.split(".")[-1] in HEAD_NAMES]
-    return min(candidates, key=lambda n: n.count("."), default=None)
-
-
-def _get(model, path, what="module"):
-    try:
-        return model.get_submodule(path)
-    except AttributeError:
-        raise ConfigError(
-            f"The model has no {what} called {path!r}. Check print(model) for the module names."
-        ) from None
-
-
-def _explicit_blocks(model, explicit) -> list:
-    out = []
-    names = {id(m): n for n, m in model.named_modules()}
-    for item in explicit:
-        if isinstance(item, str):
-            _get(model, item, what="block")
-            out.append((item, [item]))
-        elif isinstance(item, tuple) and len(item) == 2:
-            name, module = item
-            paths = [module] if isinstance(module, str) else [names.get(id(m)) for m in _members(module)]
-            if any(p is None for p in paths):
-                raise ConfigError(
-                    f"Block {name!r} is not a submodule of the model. Pass module names from print(model)."
-                )
-            out.append((str(name), paths))
-        elif isinstance(item, nn.Module) and id(item) in names:
-            out.append((names[id(item)], [names[id(item)]]))
-        else:
-            raise ConfigError(
-                f"Cannot use {item!r} as a block. Pass module names, e.g. blocks=['layer3', 'layer4']."
-            )
-    if not out:
-        raise ConfigError(
-            "blocks= is empty. Pass the block names bottom to top, e.g. blocks=['layer3', 'layer4']."
-        )
-    return out
-
-
-def _members(module):
-    return list(module) if isinstance(module, nn.ModuleList) else [module]
-
-
-def _has(model, *names) -> bool:
-    return all(hasattr(model, n) for n in names)
-
-
-def _resnet_plan(model):
-    if not _has(model, "conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc"):
-        return None
-    layers = [(f"layer{i}", [f"layer{i}"]) for i in range(1, 5)]
-    return BlockPlan("resnet", [("stem", ["conv1", "bn1"])] + layers, "fc")
-
-
-def _efficientnet_plan(model):
-    if not _has(model, "_conv_stem", "_bn0", "_blocks", "_conv_head", "_bn1", "_fc"):
-        return None
-    stages, last_out = [], None
-    for i, block in enumerate(model._blocks):
-        out = getattr(getattr(block, "_block_args", None), "output_filters", i)
-        if out != last_out:  # a new stage starts where the number of output channels changes
-            stages.append([])
-            last_out = out
-        stages[-1].append(f"_blocks.{i}")
-    plan = [("stem", ["_conv_stem", "_bn0"])]
-    plan += [(f"stage{i + 1}", paths) for i, paths in enumerate(stages)]
-    plan.append(("head_conv", ["_conv_head", "_bn1"]))
-    return BlockPlan("efficientnet-lite", plan, "_fc")
-
-
-def _bert_plan(model):
-    for prefix, module in model.named_modules():
-        encoder = getattr(module, "encoder", None)
-        if hasattr(module, "embeddings") and isinstance(getattr(encoder, "layer", None), nn.ModuleList):
-            p = f"{prefix}." if prefix else ""
-            plan = [("embeddings", [f"{p}embeddings"])]
-            plan += [(f"encoder.layer.{i}", [f"{p}encoder.layer.{i}"]) for i in range(len(encoder.layer))]
-            if getattr(module, "pooler", None) is not None:
-                plan.append(("pooler", [f"{p}pooler"]))
-            return BlockPlan("bert", plan, _find_head(model))
-    return None
-
-
-def _decoder_plan(model):
-    for prefix, module in model.named_modules():
-        if _has(module, "embed_tokens", "layers", "norm") and isinstance(module.layers, nn.ModuleList):
-            p = f"{prefix}." if prefix else ""
-            plan = [("embed_tokens", [f"{p}embed_tokens"])]
-            plan += [(f"layers.{i}", [f"{p}layers.{i}"]) for i in range(len(module.layers))]
-            plan.append(("norm", [f"{p}norm"]))
-            result = BlockPlan("decoder-lm", plan, _find_head(model))
-            head = model.get_submodule(result.head) if result.head else None
-            if head is not None and getattr(head, "weight", None) is module.embed_tokens.weight:
-                result.notes.append(
-                    f"{result.head} is tied to embed_tokens (one shared weight): training the head also trains the embeddings."
-                )
-            return result
-    return None
 
 
 def blocks(model: nn.Module, head: str | None = None) -> list:
     """The model's blocks bottom -> top as (name, module); groups (a stem) are an nn.ModuleList."""
-    plan = _plan(model, head)
     out = []
-    for name, paths in plan.blocks:
+    for name, paths in _plan(model, head).blocks:
         mods = [model.get_submodule(p) for p in paths]
         out.append((name, mods[0] if len(mods) == 1 else nn.ModuleList(mods)))
     return out
@@ -199,6 +98,19 @@ def blocks(model: nn.Module, head: str | None = None) -> list:
 def max_depth(model: nn.Module, blocks=None) -> int:
     """The number of blocks: freeze(model, max_depth(model)) trains everything."""
     return len(_plan(model, explicit=blocks).blocks)
+
+
+def check_depth(model: nn.Module, depth, blocks=None) -> int:
+    """The freeze-depth rule: a whole number from 0 (head only) to max_depth(model) (everything)."""
+    n = max_depth(model, blocks)
+    try:
+        check_int("freeze depth", depth, minimum=0, maximum=n)
+    except ConfigError:
+        raise ConfigError(
+            f"Freeze depth must be a whole number from 0 (head only) to {n} (all blocks of "
+            f"{type(model).__name__}), got {depth!r}. Pick a depth in that range."
+        ) from None
+    return depth
 
 
 # ---- freezing ------------------------------------------------------------------------------------
@@ -221,19 +133,12 @@ def freeze(
     """
     plan = _plan(model, head, explicit=blocks)
     n = len(plan.blocks)
-    if not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth <= n:
-        raise ConfigError(
-            f"Freeze depth must be a whole number from 0 (head only) to {n} (all blocks of "
-            f"{type(model).__name__}), got {depth!r}. Pick a depth in that range."
-        )
-    if bn_stats not in BN_STATS:
-        raise ConfigError(
-            f"bn_stats must be one of {', '.join(map(repr, BN_STATS))}, got {bn_stats!r}. "
-            "Use 'pretrained' (keep ImageNet BatchNorm statistics) or 'update' (re-estimate them)."
-        )
+    check_depth(model, depth, blocks)
+    check_choice("bn_stats", bn_stats, BN_STATS)
     if plan.head is None and depth == 0:
         raise ConfigError(
-            f"{type(model).__name__} has no head ftkit can find, so depth 0 trains nothing. Pass head='<module name>'."
+            f"{type(model).__name__} has no head ftkit can find, so depth 0 trains nothing. "
+            "Pass head='<module name>'."
         )
     everything = depth == n
     for p in model.parameters():
@@ -243,21 +148,18 @@ def freeze(
             model.get_submodule(path).requires_grad_(True)
     if plan.head is not None:
         model.get_submodule(plan.head).requires_grad_(True)  # after the blocks: a tied head wins
-    model._ftkit_plan = plan  # strings only: remembered for param_groups, the cache and the summary
-    model._ftkit_depth = depth
-    model._ftkit_bn_stats = bn_stats
+    _STATES[model] = FreezeState(plan, depth, bn_stats)  # remembered for param_groups, cache, summary
     mark_frozen(model)
     return trainable_summary(model)
 
 
 def unfreeze(model: nn.Module) -> TrainableSummary:
-    """Make every parameter trainable again and forget the freeze depth."""
+    """Make every parameter trainable again and forget the freeze depth (the blocks stay known)."""
     for p in model.parameters():
         p.requires_grad_(True)
-    for m in model.modules():
-        m._ftkit_frozen = False
-    model.__dict__.pop("_ftkit_depth", None)
-    model.__dict__.pop("_ftkit_bn_stats", None)
+    state = _STATES.get(model)
+    _STATES[model] = FreezeState(state.plan if state is not None else None)
+    mark_frozen(model)  # nothing is frozen now: every module is unpinned
     return trainable_summary(model)
 
 
@@ -275,61 +177,88 @@ def _all_frozen(modules) -> bool:
     return bool(params) and not any(p.requires_grad for p in params)
 
 
-def mark_frozen(model: nn.Module) -> None:
-    """Flag modules of fully frozen blocks so they always run in eval mode (see module doc).
+def mark_frozen(model: nn.Module) -> FreezeState:
+    """Pin the modules of fully frozen blocks to eval mode (see the module doc); return the state.
 
     Works from `requires_grad`, so it also covers models you froze by hand.  For an
-    architecture ftkit does not know, frozen normalization layers are flagged alone.
+    architecture ftkit does not know, frozen normalization layers are pinned alone.
     """
-    try:
-        plan = _plan(model)
-        groups = [[model.get_submodule(p) for p in paths] for _, paths in plan.blocks]
-    except ConfigError:
-        groups = [[m] for m in model.modules() if _is_norm(m)]
-    for m in model.modules():
-        m._ftkit_frozen = False
-    for group in groups:
-        if _all_frozen(group):
-            for module in group:
-                for sub in module.modules():
-                    _pin_eval(sub)
-    if (
-        getattr(model, "_ftkit_bn_stats", "update") == "pretrained"
-    ):  # set by freeze(); hand-frozen models keep PyTorch's default
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                _pin_eval(m)  # its weight and bias still train; only the running statistics stay
+    state = _STATES.get(model)
+    if state is None:  # frozen by hand: PyTorch's default for BatchNorm statistics ("update")
+        try:
+            state = _STATES[model] = FreezeState(_plan(model))
+        except ConfigError:
+            state = _STATES[model] = FreezeState(None)
+    if state.plan is not None:
+        groups = [[model.get_submodule(p) for p in paths] for _, paths in state.plan.blocks]
+    else:
+        groups = [[m] for m in model.modules() if is_norm(m)]
+    pinned = {id(sub) for g in groups if _all_frozen(g) for module in g for sub in module.modules()}
+    if state.bn_stats == "pretrained":  # BatchNorm weight and bias still train; the statistics stay
+        pinned |= {id(m) for m in model.modules() if is_batchnorm(m)}
+    state.eval_modules = []
+    for name, module in model.named_modules():
+        if id(module) in pinned:
+            state.eval_modules.append(name)
+            _pin_eval(module)
+        else:
+            _unpin(module)
+    return state
 
 
-def _pin_eval(module) -> None:
+def _pin_eval(module: nn.Module) -> None:
     """Run `module` in eval mode from now on (its buffers never change), whatever sets train mode."""
-    module._ftkit_frozen = True
-    if not getattr(module, "_ftkit_hooked", False):
-        module.register_forward_pre_hook(_keep_eval)
-        module._ftkit_hooked = True
+    _EVAL_PINNED.add(module)
+    if module not in _HOOKS:
+        _HOOKS[module] = module.register_forward_pre_hook(_keep_eval)
     module.eval()
 
 
+def _unpin(module: nn.Module) -> None:
+    _EVAL_PINNED.discard(module)
+    handle = _HOOKS.pop(module, None)
+    if handle is not None:
+        handle.remove()
+
+
 def _keep_eval(module, args):
-    """Forward pre-hook: a frozen module always computes like at prediction time."""
-    if module.training and getattr(module, "_ftkit_frozen", False):
+    """Forward pre-hook: a pinned module always computes like at prediction time."""
+    if module.training and module in _EVAL_PINNED:
         module.eval()
 
 
 def set_train_mode(model: nn.Module) -> nn.Module:
-    """`model.train()`, then every frozen module back to eval mode (BatchNorm stats stay put)."""
+    """`model.train()`, then every pinned module back to eval mode (BatchNorm stats stay put)."""
     model.train()
     for m in model.modules():
-        if getattr(m, "_ftkit_frozen", False):
+        if m in _EVAL_PINNED:
             m.training = False
     return model
 
 
-def _is_norm(module) -> bool:
-    return (
-        isinstance(module, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm))
-        or "Norm" in type(module).__name__
-    )
+# ---- the weights training can change (fit goes back to them) -----------------------------------
+def snapshot(model: nn.Module) -> dict:
+    """A CPU copy of what training can change: trainable parameters and buffers of unpinned modules."""
+    snap = {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
+    for mod_name, module in model.named_modules():
+        if runs_in_eval(module):
+            continue  # pinned to eval mode (frozen, or BatchNorm keeping its statistics): never changes
+        for name, b in module.named_buffers(recurse=False):
+            snap[f"{mod_name}.{name}" if mod_name else name] = b.detach().to("cpu", copy=True)
+    return snap
+
+
+def restore(model: nn.Module, snap: dict) -> None:
+    """Copy a `snapshot` back, touching nothing else.
+
+    (Not `load_state_dict(strict=False)`: BatchNorm rewrites its own step counter there,
+    which would look like a changed frozen weight to the feature cache.)
+    """
+    targets = dict(model.named_parameters())
+    targets.update(model.named_buffers())
+    with torch.no_grad():
+        for name, value in snap.items():
+            targets[name].copy_(value)
 
 
 # ---- what trains: the summary -----------------------------------------------------------------
@@ -369,8 +298,7 @@ class TrainableSummary:
             f"Adam state ~{self.optimizer_mb:.1f} MB"
         )
 
-    def __str__(self) -> str:
-        return self.line()
+    __str__ = line
 
     def __repr__(self) -> str:
         return "\n".join([self.line(), self.table.to_string(index=False), *self.notes])
@@ -379,8 +307,7 @@ class TrainableSummary:
         notes = "".join(f"<br><i>{n}</i>" for n in self.notes)
         return f"<b>{self.line()}</b>{self.table.to_html(index=False)}{notes}"
 
-    def _repr_html_(self) -> str:
-        return self.to_html()
+    _repr_html_ = to_html
 
 
 def trainable_summary(model: nn.Module, head: str | None = None) -> TrainableSummary:
@@ -388,7 +315,7 @@ def trainable_summary(model: nn.Module, head: str | None = None) -> TrainableSum
     try:
         plan = _plan(model, head)
     except ConfigError:
-        plan = BlockPlan("unknown", [], head or _find_head(model))
+        plan = BlockPlan("unknown", [], head or find_head(model))
     rows, seen = [], set()
     groups = list(plan.blocks) + ([("head", [plan.head])] if plan.head else [])
     for name, paths in groups:
@@ -398,24 +325,25 @@ def trainable_summary(model: nn.Module, head: str | None = None) -> TrainableSum
     if other:
         rows.append(_row(model, "other", [], other))
     notes = list(plan.notes)
-    if any(
-        row[3] == "frozen, eval mode" and _has_batchnorm(model, paths)
-        for row, (_, paths) in zip(rows, groups)
-    ):
+    with_bn = [row[3] for row, (_, paths) in zip(rows, groups, strict=False) if _has_batchnorm(model, paths)]
+    if "frozen, eval mode" in with_bn:
         notes.append(
             "BatchNorm layers in frozen blocks stay in eval mode: their running statistics are not updated."
         )
-    if getattr(model, "_ftkit_bn_stats", None) == "pretrained" and any(
-        row[3] != "frozen, eval mode" and _has_batchnorm(model, paths)
-        for row, (_, paths) in zip(rows, groups)
+    state = _STATES.get(model)
+    if (
+        state is not None
+        and state.bn_stats == "pretrained"
+        and any(s != "frozen, eval mode" for s in with_bn)
     ):
         notes.append(
             "BatchNorm layers in trained blocks keep their pretrained statistics (bn_stats='pretrained'); "
             "their scale and shift still learn."
         )
-    trainable = sum(p.numel() for p in _unique(list(model.parameters()), set()) if p.requires_grad)
-    total = sum(p.numel() for p in _unique(list(model.parameters()), set()))
-    depth = getattr(model, "_ftkit_depth", None)
+    unique = _unique(list(model.parameters()), set())
+    trainable = sum(p.numel() for p in unique if p.requires_grad)
+    total = sum(p.numel() for p in unique)
+    depth = state.depth if state is not None else None
     return TrainableSummary(rows, trainable, total, depth, len(plan.blocks), plan.head, notes)
 
 
@@ -432,21 +360,15 @@ def _unique(params, seen) -> list:
 def _row(model, name, paths, params):
     trainable = sum(p.numel() for p in params if p.requires_grad)
     total = sum(p.numel() for p in params)
-    frozen_eval = paths and all(getattr(model.get_submodule(p), "_ftkit_frozen", False) for p in paths)
-    state = (
-        "frozen, eval mode"
-        if frozen_eval
-        else ("trains" if trainable == total else ("frozen" if trainable == 0 else "partly trains"))
-    )
+    if paths and all(runs_in_eval(model.get_submodule(p)) for p in paths):
+        state = "frozen, eval mode"
+    else:
+        state = "trains" if trainable == total else ("frozen" if trainable == 0 else "partly trains")
     return [name, trainable, total, state]
 
 
 def _has_batchnorm(model, paths) -> bool:
-    return any(
-        isinstance(m, nn.modules.batchnorm._BatchNorm)
-        for p in paths
-        for m in model.get_submodule(p).modules()
-    )
+    return any(is_batchnorm(m) for p in paths for m in model.get_submodule(p).modules())
 
 
 # ---- learning-rate groups ---------------------------------------------------------------------
@@ -471,7 +393,7 @@ def param_groups(
         plan = _plan(model)
         units = [(name, paths) for name, paths in plan.blocks]
     except ConfigError:
-        plan, units = BlockPlan("unknown", [], _find_head(model)), []
+        plan, units = BlockPlan("unknown", [], find_head(model)), []
     no_decay = _no_decay_ids(model)
     seen: set = set()
     groups = []
@@ -505,7 +427,7 @@ def _no_decay_ids(model) -> set:
     ids = set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
-            if name.endswith("bias") or _is_norm(module) or p.ndim <= 1:
+            if name.endswith("bias") or is_norm(module) or p.ndim <= 1:
                 ids.add(id(p))
     return ids
 

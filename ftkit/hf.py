@@ -44,7 +44,7 @@ _EVAL_BOOKKEEPING = ("eval_runtime", "eval_samples_per_second", "eval_steps_per_
 
 @dataclass
 class HFTrainState:
-    """What ftkit callbacks see during a Trainer run (the same names as `ftkit.train.TrainState`)."""
+    """What ftkit callbacks see during a Trainer run (the same names as `ftkit.TrainState`)."""
 
     history: History
     model: object = None

@@ -57,7 +57,8 @@ class History:
     def best(self) -> dict | None:
         """The epoch record of the best epoch (by `monitor`), or None."""
         xs, ys = self.series(self.monitor)
-        finite = [(x, y) for x, y in zip(xs, ys) if isinstance(y, (int, float)) and math.isfinite(y)]
+        pairs = zip(xs, ys, strict=True)
+        finite = [(x, y) for x, y in pairs if isinstance(y, (int, float)) and math.isfinite(y)]
         if not finite:
             return None
         pick = min if self.mode == "min" else max

@@ -8,10 +8,10 @@ from torch import nn
 
 from ftkit.config import TrainConfig
 from ftkit.errors import ConfigError
-from ftkit.freeze import freeze
+from ftkit.freeze import freeze, restore, snapshot
 from ftkit.infra import cache
 from ftkit.infra.compat import ensure_torchvision
-from ftkit.train import fit, restore, snapshot
+from ftkit.train import fit
 
 ensure_torchvision()
 from torchvision.models.resnet import BasicBlock, ResNet  # noqa: E402
@@ -59,11 +59,11 @@ def run(model, depth, use_cache, train=TRAIN, val=VAL, **changes):
 
 def assert_same_run(h1, h2, m1, m2, tol=1e-4):
     assert len(h1.epochs) == len(h2.epochs)
-    for r1, r2 in zip(h1.epochs + h1.steps, h2.epochs + h2.steps):
+    for r1, r2 in zip(h1.epochs + h1.steps, h2.epochs + h2.steps, strict=True):
         for key in r1:
             if key != "time_s":
                 assert r1[key] == pytest.approx(r2[key], abs=tol), key
-    for (name, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
+    for (name, a), b in zip(m1.state_dict().items(), m2.state_dict().values(), strict=True):
         if a.is_floating_point():
             assert torch.allclose(a, b, atol=tol), name
 
@@ -154,7 +154,7 @@ def test_cache_is_reused_and_invalidated():
 
 
 def test_cached_features_follow_the_same_batch_order():
-    from ftkit.train import make_loader
+    from ftkit.data.loaders import make_loader
 
     feats = cache.CachedFeatures(torch.arange(40.0).unsqueeze(1), torch.arange(40))
     fast = [y.tolist() for _, y in make_loader(feats, 16, True, seed=5)]

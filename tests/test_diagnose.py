@@ -10,7 +10,7 @@ from ftkit.history import History
 
 def make(train, val, **kwargs):
     h = History(**kwargs)
-    for i, (t, v) in enumerate(zip(train, val), start=1):
+    for i, (t, v) in enumerate(zip(train, val, strict=True), start=1):
         rec = {"epoch": i, "train_loss": t}
         if v is not None:
             rec["val_loss"] = v
@@ -75,7 +75,7 @@ def test_under_fitting():
 
 def test_under_fitting_from_accuracy():
     h = make([1.0, 0.5, 0.47, 0.46], [1.0, 0.6, 0.58, 0.58])
-    for rec, acc in zip(h.epochs, (0.4, 0.5, 0.55, 0.56)):
+    for rec, acc in zip(h.epochs, (0.4, 0.5, 0.55, 0.56), strict=True):
         rec["train_accuracy"], rec["val_accuracy"] = acc, acc - 0.01
     d = diagnose(h)
     assert d.verdict == "under-fitting"
@@ -154,7 +154,7 @@ def test_no_validation_set():
 
 def test_monitor_accuracy_picks_best_epoch_by_max():
     h = make([1.0, 0.6, 0.4, 0.3, 0.2, 0.12], [0.9, 0.6, 0.5, 0.55, 0.62, 0.7])
-    for rec, acc in zip(h.epochs, (0.5, 0.6, 0.7, 0.72, 0.71, 0.7)):
+    for rec, acc in zip(h.epochs, (0.5, 0.6, 0.7, 0.72, 0.71, 0.7), strict=True):
         rec["val_accuracy"] = acc
     d = diagnose(h, monitor="val_accuracy")
     assert d.best_epoch == 4 and d.monitor == "val_accuracy"

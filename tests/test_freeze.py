@@ -7,7 +7,18 @@ import torch
 from torch import nn
 
 from ftkit.errors import ConfigError
-from ftkit.freeze import blocks, freeze, max_depth, param_groups, set_train_mode, trainable_summary, unfreeze
+from ftkit.freeze import (
+    blocks,
+    check_depth,
+    freeze,
+    freeze_state,
+    max_depth,
+    param_groups,
+    runs_in_eval,
+    set_train_mode,
+    trainable_summary,
+    unfreeze,
+)
 from ftkit.infra.compat import ensure_torchvision
 
 ensure_torchvision()
@@ -59,6 +70,39 @@ def test_resnet_blocks_and_counts_per_depth(resnet):
 def test_freeze_depth_out_of_range_names_valid_range(resnet, bad):
     with pytest.raises(ConfigError, match=r"from 0 .* to 5"):
         freeze(resnet, bad)
+
+
+def test_check_depth_is_the_one_rule(resnet):
+    assert [check_depth(resnet, d) for d in (0, 5)] == [0, 5]
+    for bad in (-1, 6, 1.5, True, "2", None):
+        with pytest.raises(ConfigError, match=r"from 0 \(head only\) to 5 \(all blocks of ResNet\)"):
+            check_depth(resnet, bad)
+
+
+def test_freeze_state_is_kept_beside_the_model_not_on_it(resnet):
+    attributes = {name: set(vars(m)) for name, m in resnet.named_modules()}
+    assert freeze_state(resnet) is None
+    freeze(resnet, 1)
+    assert {name: set(vars(m)) for name, m in resnet.named_modules()} == attributes  # nothing added
+    state = freeze_state(resnet)
+    assert (state.depth, state.bn_stats, state.plan.family, state.plan.head) == (
+        1,
+        "pretrained",
+        "resnet",
+        "fc",
+    )
+    assert {"conv1", "bn1", "layer3", "layer3.0.conv1", "layer4.0.bn1"} <= set(state.eval_modules)
+    assert not {"layer4", "layer4.0.conv1", "fc"} & set(state.eval_modules)
+    assert (
+        runs_in_eval(resnet.layer3) and runs_in_eval(resnet.layer4[0].bn1) and not runs_in_eval(resnet.layer4)
+    )
+    freeze(resnet, 5, bn_stats="update")
+    assert freeze_state(resnet).eval_modules == [] and not any(runs_in_eval(m) for m in resnet.modules())
+    freeze(resnet, 0)
+    unfreeze(resnet)
+    assert freeze_state(resnet).depth is None and not any(runs_in_eval(m) for m in resnet.modules())
+    resnet.train()
+    assert all(m.training for m in resnet.modules())  # no hook is left to pull a module back to eval
 
 
 def test_frozen_batchnorm_stays_in_eval_mode_even_after_train(resnet):
@@ -140,7 +184,7 @@ def test_efficientnet_lite_stages():
     assert names == ["stem"] + [f"stage{i}" for i in range(1, 8)] + ["head_conv"]
     sizes = [1, 2, 2, 3, 3, 4, 1]  # MBConv blocks per stage in EfficientNet-Lite0 (from the paper's table)
     starts = [sum(sizes[:i]) for i in range(7)]
-    stages = [[model._blocks[j] for j in range(s, s + n)] for s, n in zip(starts, sizes)]
+    stages = [[model._blocks[j] for j in range(s, s + n)] for s, n in zip(starts, sizes, strict=True)]
     groups = [[model._conv_stem, model._bn0]] + stages + [[model._conv_head, model._bn1]]
     for depth in (0, 1, 3, 9):
         freeze(model, depth)

@@ -56,7 +56,9 @@ def loaded_resnet():
 
 def test_set_head_shapes_dropout_and_seed():
     loaded = loaded_resnet()
+    attributes = set(vars(loaded.model))
     head = set_head(loaded, hidden=7, dropout=0.5, seed=1)
+    assert set(vars(loaded.model)) == attributes  # only the head module changes; nothing stored on the model
     assert loaded.model.fc is head
     assert [type(m).__name__ for m in head] == ["Dropout", "Linear", "ReLU", "Dropout", "Linear"]
     assert (head[1].in_features, head[1].out_features, head[4].out_features) == (512, 7, 3)

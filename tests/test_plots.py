@@ -13,15 +13,13 @@ from sklearn.metrics import confusion_matrix  # noqa: E402
 
 from ftkit import plots  # noqa: E402
 from ftkit.diagnose import diagnose  # noqa: E402
+from ftkit.error_plots import mistakes_table, plot_confusion, show_mistakes  # noqa: E402
 from ftkit.errors import ConfigError, DataError  # noqa: E402
 from ftkit.history import History  # noqa: E402
 from ftkit.plots import (  # noqa: E402
     LivePlot,
     compare_runs,
-    mistakes_table,
-    plot_confusion,
     plot_history,
-    show_mistakes,
     sweep_heatmap,
 )
 
@@ -38,7 +36,7 @@ def overfit_history(label="", stop_reason="early_stopping", lr=1e-3):
     train = [1.0, 0.6, 0.4, 0.3, 0.2, 0.12]
     val = [0.9, 0.6, 0.5, 0.55, 0.62, 0.7]
     acc = [0.5, 0.6, 0.7, 0.72, 0.71, 0.69]
-    for i, (t, v, a) in enumerate(zip(train, val, acc), start=1):
+    for i, (t, v, a) in enumerate(zip(train, val, acc, strict=True), start=1):
         for s in range(3):
             h.log_step(step=(i - 1) * 3 + s + 1, epoch=i, train_loss=t + 0.1 * (2 - s))
         h.log_epoch(epoch=i, train_loss=t, val_loss=v, val_accuracy=a, lr=lr, time_s=float(i))

@@ -11,9 +11,10 @@ from torch import nn
 
 from ftkit.callbacks import Callback
 from ftkit.config import TrainConfig
+from ftkit.data.loaders import predict
 from ftkit.errors import ConfigError, DataError, TrainingDiverged
 from ftkit.history import History
-from ftkit.train import evaluate, fit, predict
+from ftkit.train import evaluate, fit
 
 torch.set_num_threads(1)
 
@@ -194,7 +195,7 @@ def test_schedule_warmup_then_linear_decay():
     )
     lrs = [s["lr"] for s in h.steps]  # lr after each of the 8 optimizer steps
     assert lrs[0] == pytest.approx(0.05) and lrs[1] == pytest.approx(0.1)
-    assert lrs[-1] == pytest.approx(0.0) and all(x >= y for x, y in zip(lrs[1:], lrs[2:]))
+    assert lrs[-1] == pytest.approx(0.0) and all(x >= y for x, y in zip(lrs[1:], lrs[2:], strict=False))
     h = fit(mlp(), TRAIN, None, epochs=2, batch_size=16, lr=0.1, schedule="cosine", progress=False)
     assert [s["lr"] for s in h.steps][3] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 4 / 8)))
 
@@ -342,3 +343,11 @@ def test_out_of_memory_keeps_history_and_weights_and_gives_advice(capsys):
     assert "smaller batch" in history.stop_message and "batch_size=4" in history.stop_message
     assert "Out of memory" in capsys.readouterr().out
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_progress_bar_is_an_ordinary_callback(capsys):
+    rec = Recorder()
+    h = fit(mlp(), TRAIN, VAL, epochs=2, batch_size=16, callbacks=[rec], progress=True)
+    assert h.stop_reason == "completed" and rec.events[-1] == "train_end completed"
+    shown = capsys.readouterr().err  # tqdm writes to stderr outside a notebook
+    assert "epoch 2/2" in shown and "8/8" in shown and "val_loss=" in shown and "loss=" in shown

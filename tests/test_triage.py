@@ -17,19 +17,12 @@ from ftkit.data.clean import (
     find_duplicates,
     find_leaks,
     find_pii,
-    seed_clean_text,
     short_texts,
 )
+from ftkit.error_plots import plot_roc_pr
 from ftkit.errors import ConfigError, DataError
 from ftkit.lessons import l06_triage as triage
-from ftkit.metrics_thresholds import (
-    at_threshold,
-    curves,
-    one_vs_rest,
-    pick_threshold,
-    plot_roc_pr,
-    predict_with_threshold,
-)
+from ftkit.metrics import at_threshold, curves, one_vs_rest, pick_threshold, predict_with_threshold
 
 TRIAGE = Path(__file__).resolve().parent.parent / "data_samples" / "triage"
 VALID_ID = "110105198506121045"  # made up; check digit computed by ISO 7064 MOD 11-2
@@ -112,9 +105,9 @@ def test_find_pii_rejects_a_non_string():
 # ---- cleaning ------------------------------------------------------------------------------------
 def test_seed_cleaner_strips_signal_and_careful_cleaner_keeps_it():
     raw = "Temp 40.2<br>can't breathe&nbsp;!! BP 220/130?\u200b"
-    assert seed_clean_text(raw) == "Temp 402cant breathenbsp BP 220130"
+    assert triage.seed_clean_text(raw) == "Temp 402cant breathenbsp BP 220130"
     assert careful_clean(raw) == "Temp 40.2 can't breathe !! BP 220/130?"
-    assert seed_clean_text("不发烧，胸口疼！") == "不发烧胸口疼"
+    assert triage.seed_clean_text("不发烧，胸口疼！") == "不发烧胸口疼"
     assert careful_clean("不发烧，胸口疼！\u3000") == "不发烧，胸口疼！"
     assert careful_clean("不发烧？", nfkc=True) == "不发烧?"
     with pytest.raises(DataError):
@@ -153,7 +146,7 @@ def test_leaks_only_across_splits():
     ]
     test = ["crushing chest pain for twenty minutes", "Can I book a flu jab?"]
     leaks = find_leaks({"train": train, "test": test})
-    assert sorted(zip(leaks["row_a"], leaks["row_b"])) == [
+    assert sorted(zip(leaks["row_a"], leaks["row_b"], strict=True)) == [
         (0, 0),
         (1, 0),
     ]  # the train copy pair is not a leak
@@ -329,7 +322,7 @@ def test_every_planted_defect_is_found(lang):
     assert set(ids[short_texts(frame["text"])]) == set(defects["too_short"])
     conflicts = find_conflicts(frame["text"], frame["label"])
     assert set(defects["contradictory_label"]) <= set(ids[conflicts["i"]]) | set(ids[conflicts["j"]])
-    found = {i: sorted({m.kind for m in find_pii(t)}) for i, t in zip(ids, frame["text"])}
+    found = {i: sorted({m.kind for m in find_pii(t)}) for i, t in zip(ids, frame["text"], strict=True)}
     assert {i for i, k in found.items() if k} == set(defects["pii"])
     assert all(found[i] == sorted(set(k)) for i, k in defects["pii_kinds"].items())
 

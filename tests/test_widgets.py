@@ -15,14 +15,8 @@ import ftkit
 from ftkit.diagnose import VERDICTS
 from ftkit.errors import ConfigError
 from ftkit.freeze import max_depth
-from ftkit.lessons.l02_freeze_lab import (
-    FreezeLab,
-    LabConfig,
-    TextRunner,
-    VisionRunner,
-    freeze_lab,
-    parse_grid,
-)
+from ftkit.lessons.l02_freeze_lab import FreezeLab, LabConfig, freeze_lab, parse_grid
+from ftkit.lessons.l02_runners import TextRunner, VisionRunner
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = LabConfig(epochs=2, batch_size=16)  # two epochs (enough for a verdict), one step each: fast
@@ -109,6 +103,25 @@ def test_runs_start_fresh_and_reuse_the_feature_cache(lab):
     assert numbers(lab.run(depth=1, lr=1e-2)) == numbers(lab.runs[1])
 
 
+def test_runs_train_copies_and_reset_puts_the_loaded_tensors_back(lab, vision):
+    loaded = lab.runner.model.state_dict(keep_vars=True)  # the tensor objects, not copies
+    lab.run(depth=1, lr=1e-2)
+    now = lab.runner.model.state_dict(keep_vars=True)
+    assert (
+        now["conv1.weight"] is loaded["conv1.weight"]
+        and now["layer3.0.bn1.running_mean"] is loaded["layer3.0.bn1.running_mean"]
+    )  # frozen: the very same tensors
+    assert (
+        now["fc.weight"] is not loaded["fc.weight"]
+        and now["layer4.0.conv1.weight"] is not loaded["layer4.0.conv1.weight"]
+    )  # trained: fresh copies
+    assert not torch.equal(now["fc.weight"], loaded["fc.weight"])
+    lab.runner.reset()
+    assert all(v is loaded[k] for k, v in lab.runner.model.state_dict(keep_vars=True).items())
+    original = vision.model.state_dict()
+    assert all(torch.equal(v, original[k]) for k, v in loaded.items())  # never trained in place
+
+
 def test_sweep_fills_the_grid_and_picks_the_best(lab):
     table = lab.sweep(depths="0, 1", lrs="1e-3, 1e-2")
     assert len(table) == 4
@@ -131,7 +144,8 @@ def test_bad_input_shows_one_red_line_not_a_traceback(lab):
     lab.sweep_lrs.value = "1e-3"
     lab.sweep_depths.value = "0, 9"
     lab.sweep_button.click()
-    assert "deeper than" in lab.message.value and lab.sweep_table is None  # refused before any run
+    assert "from 0 (head only) to 5" in lab.message.value and "got 9" in lab.message.value
+    assert lab.sweep_table is None  # refused before any run
     with pytest.raises(ConfigError):
         lab.run(depth=7)
     assert lab.runs == []

@@ -29,7 +29,6 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 
 __all__ = [
-    "seed_clean_text",
     "careful_clean",
     "PiiMatch",
     "find_pii",
@@ -46,14 +45,6 @@ __all__ = [
 # ---- cleaning ----------------------------------------------------------------------------------
 _TAG = re.compile(r"<[^>]+>")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2028-\u202f\u2060\ufeff\x00-\x08\x0b-\x1f\x7f]")
-
-
-def seed_clean_text(text: str) -> str:
-    """The seed article's `clean_text`, unchanged: tags out, spaces squeezed, then EVERY character that
-    is not a letter, digit, underscore or space removed (`[^\\w\\s]`): "?", "!", "38.5", "n't", "，"..."""
-    text = re.sub(r"<[^>]+>", "", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    return re.sub(r"[^\w\s]", "", text)
 
 
 def careful_clean(text: str, nfkc: bool = False) -> str:
@@ -122,7 +113,7 @@ MIN_PHONE_DIGITS = 10  # GB, US and CN numbers have 10-11 digits; a blood pressu
 def cn_id_check_digit(first17: str) -> str:
     """The check character of an 18-digit Chinese resident ID (ISO 7064 MOD 11-2, standard GB 11643)."""
     weights = [2 ** (17 - i) % 11 for i in range(17)]
-    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
+    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
 
 
 def cn_id_valid(number: str) -> bool:
@@ -213,8 +204,8 @@ def find_duplicates(texts, threshold: float = 0.9) -> pd.DataFrame:
     nn = NearestNeighbors(metric="cosine", radius=1 - threshold + 1e-9, algorithm="brute").fit(vectors)
     distances, neighbours = nn.radius_neighbors(vectors)
     pairs = []
-    for a, (dist, idx) in enumerate(zip(distances, neighbours)):
-        for d, b in zip(dist, idx):
+    for a, (dist, idx) in enumerate(zip(distances, neighbours, strict=True)):
+        for d, b in zip(dist, idx, strict=True):
             if b > a:
                 i, j = rows[a], rows[b]
                 pairs.append((i, j, round(1 - float(d), 4), "exact" if keys[i] == keys[j] else "near"))

@@ -18,7 +18,8 @@ Otherwise it is OFF and training runs through the whole network; either way
 is the problem (it is augmented), the validation images, which are never augmented, still
 get their frozen part computed once ("validation only").
 
-What is cached: for depth 0 the pooled features just before the head; for depth k the
+Where a network may be cut is written in the table of model families (`ftkit/archs.py`,
+`split_forward`).  What is cached: for depth 0 the pooled features just before the head; for depth k the
 input of the lowest trainable block.  Cache entries are keyed by the model (identity plus
 the version counters of its frozen tensors, which change whenever a weight is changed in
 place), the split point, and the dataset (`dataset.fingerprint`, or its identity), and
@@ -36,10 +37,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from ..archs import split_forward
 from ..errors import ConfigError
 from ..freeze import frozen_blocks
 
-__all__ = ["prepare_cache", "CachePlan", "CachedFeatures", "clear_cache", "cache_info", "split_model"]
+__all__ = ["prepare_cache", "CachePlan", "CachedFeatures", "clear_cache", "cache_info"]
 
 MAX_ENTRIES = 4  # a few (model, depth, data set) combinations: enough for a lesson's comparisons
 
@@ -75,67 +77,6 @@ class CachedFeatures(Dataset):
         return self.features[index], self.targets[index]
 
 
-# ---- splitting a forward pass into steps -----------------------------------------------------------
-@dataclass
-class _Step:
-    name: str
-    run: object  # callable on a tensor
-    kind: str  # "block" (one of freeze.blocks), "fixed" (no weights, no randomness), "random", "head"
-    modules: tuple = ()  # the modules whose weights this step uses (they key the cache)
-
-
-def split_model(model: nn.Module) -> list | None:
-    """The model's forward pass as a list of steps, or None if ftkit cannot split it."""
-    forward = type(model).forward
-    where = f"{forward.__module__}.{forward.__qualname__}"
-    if where == "torchvision.models.resnet.ResNet.forward":
-        return _resnet_steps(model)
-    if (
-        where == "efficientnet_lite_pytorch.model.EfficientNet.forward"
-        and not model._global_params.local_pooling
-    ):
-        return _efficientnet_steps(model)
-    return None
-
-
-def _resnet_steps(m) -> list:
-    # Same operations, in the same order, as torchvision's ResNet._forward_impl.
-    stem = lambda x: m.maxpool(m.relu(m.bn1(m.conv1(x))))  # noqa: E731
-    pool = lambda x: torch.flatten(m.avgpool(x), 1)  # noqa: E731
-    steps = [_Step("stem", stem, "block", (m.conv1, m.bn1))]
-    steps += [
-        _Step(f"layer{i}", getattr(m, f"layer{i}"), "block", (getattr(m, f"layer{i}"),)) for i in range(1, 5)
-    ]
-    return steps + [_Step("pooling", pool, "fixed"), _Step("fc", m.fc, "head", (m.fc,))]
-
-
-def _efficientnet_steps(m) -> list:
-    # Same operations as EfficientNet.extract_features + forward (drop-connect rates included).
-    from ..freeze import _efficientnet_plan
-
-    n_blocks = len(m._blocks)
-
-    def stage(indices):
-        def run(x):
-            for idx in indices:
-                rate = m._global_params.drop_connect_rate
-                x = m._blocks[idx](x, drop_connect_rate=rate * float(idx) / n_blocks if rate else rate)
-            return x
-
-        return run
-
-    steps = [_Step("stem", lambda x: m._swish(m._bn0(m._conv_stem(x))), "block", (m._conv_stem, m._bn0))]
-    for name, paths in _efficientnet_plan(m).blocks[1:-1]:
-        indices = [int(p.split(".")[1]) for p in paths]
-        steps.append(_Step(name, stage(indices), "block", tuple(m._blocks[i] for i in indices)))
-    steps.append(
-        _Step("head_conv", lambda x: m._swish(m._bn1(m._conv_head(x))), "block", (m._conv_head, m._bn1))
-    )
-    steps.append(_Step("pooling", lambda x: m._avg_pooling(x).flatten(1), "fixed"))
-    steps.append(_Step("dropout", m._dropout, "random"))
-    return steps + [_Step("_fc", m._fc, "head", (m._fc,))]
-
-
 def _frozen_prefix(model, steps) -> int:
     """How many leading steps are frozen and deterministic (they can be computed once)."""
     frozen = set(frozen_blocks(model))
@@ -166,7 +107,8 @@ def _data_is_fixed(dataset) -> tuple[bool, str]:
         return _data_is_fixed(dataset.dataset)
     return (
         False,
-        f"cannot tell whether {type(dataset).__name__} is augmented randomly (give it .random_transform = False)",
+        f"cannot tell whether {type(dataset).__name__} is augmented randomly "
+        "(give it .random_transform = False)",
     )
 
 
@@ -294,7 +236,10 @@ def prepare_cache(model: nn.Module, train_set, val_set, config, device: str, mod
     if why_not is None and _lookup(_key(model, steps[:k], train_set), model, train_set) is None:
         size = _estimate_bytes(steps[:k], train_set, device)
         if size > config.cache_max_gb * 1e9:
-            why_not = f"the stored activations would take {size / 1e9:.1f} GB (limit cache_max_gb={config.cache_max_gb:g})"
+            why_not = (
+                f"the stored activations would take {size / 1e9:.1f} GB "
+                f"(limit cache_max_gb={config.cache_max_gb:g})"
+            )
     if why_not is not None:
         if mode is True:
             raise ConfigError(f"Cannot use the feature cache: {why_not}. Use cache='auto' or cache=False.")
@@ -353,10 +298,11 @@ def _why_not(model, train_set, config) -> tuple:
 
 def _frozen_split(model) -> tuple:
     """(reason the model gives nothing to cache or None, steps, number of frozen steps)."""
-    steps = split_model(model)
+    steps = split_forward(model)  # the model family's forward in steps (ftkit/archs.py)
     if steps is None:
         return (
-            f"ftkit cannot split {type(model).__name__}'s forward pass (supported: torchvision ResNet, EfficientNet-Lite)",
+            f"ftkit cannot split {type(model).__name__}'s forward pass "
+            "(supported: torchvision ResNet, EfficientNet-Lite)",
             None,
             0,
         )

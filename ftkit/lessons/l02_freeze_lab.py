@@ -1,7 +1,7 @@
 """The freeze-depth x learning-rate lab: a widget panel that only *produces a config*.
 
     from ftkit.lessons.l02_freeze_lab import freeze_lab
-    lab = freeze_lab(loaded, data)        # loaded = ftkit.load_vision(...), data = ftkit.load_image_folder(...)
+    lab = freeze_lab(loaded, data)        # loaded = ftkit.load_vision(...), data = load_image_folder(...)
     lab                                   # sliders, Train and Sweep buttons, curves, runs table, heatmap
     lab.run()                             # the same as pressing Train (also works headless)
     lab.sweep(depths=[0, 1, 2], lrs=[1e-4, 1e-3, 1e-2])
@@ -11,52 +11,28 @@ never trains anything itself):
 
 1. `LabConfig` - a plain dataclass: freeze depth, learning rate, backbone multiplier,
    epochs, augmentation, seed.  `LabConfig.train_config()` turns it into a `TrainConfig`.
-2. Runners - `VisionRunner` (ImageData + `ftkit.fit`) and `TextRunner` (a BERT-like
-   classifier on TextData, tokenized once, trained by the same `ftkit.fit`).  A runner
-   gives every run a *fresh model*: the loaded weights, with the run's freeze depth.
-3. `FreezeLab` - the ipywidgets panel.  It reads the widgets into a `LabConfig`, hands it
-   to the runner, and shows what comes back (curves, verdict, tables, heatmap).
-
-Why runs are cheap: instead of deep-copying the model for every run, the runner keeps one
-private working copy whose loaded tensors are never modified.  Before a run it puts every
-original tensor back in its module, freezes at the run's depth, and gives only the parts
-that will train (trainable parameters, buffers of unfrozen layers) fresh copies to work on.
-The frozen bottom is therefore the *same*, untouched tensors in every run, and
-`ftkit.cache` recognises it: after the first extraction a head-only re-run on the helmet
-images takes about a second, even after deeper runs in between.  Runs never leak into each
-other (a test checks that two identical runs give identical numbers, whatever ran between).
+2. Runners (`l02_runners.py`) - `VisionRunner` (ImageData + `ftkit.fit`) and `TextRunner`
+   (a BERT-like classifier on TextData, tokenized once, trained by the same `ftkit.fit`).
+   A runner gives every run a *fresh model*: the loaded weights, with the run's freeze depth.
+3. `FreezeLab` (this file) - the ipywidgets panel.  It reads the widgets into a `LabConfig`,
+   hands it to the runner, and shows what comes back (curves, verdict, tables, heatmap).
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import html
 import math
-from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import pandas as pd
-import torch
 
 from ..callbacks import Callback
-from ..config import TrainConfig
 from ..diagnose import diagnose
-from ..errors import ConfigError, DataError, FtkitError
-from ..freeze import freeze, max_depth, trainable_summary
+from ..errors import ConfigError, FtkitError
+from ..freeze import check_depth
 from ..history import History
-from ..train import evaluate, fit
+from .l02_runners import LabConfig, Runner, TextRunner, VisionRunner
 
-__all__ = [
-    "LabConfig",
-    "Runner",
-    "VisionRunner",
-    "TextRunner",
-    "FreezeLab",
-    "freeze_lab",
-    "parse_grid",
-    "run_row",
-]
+__all__ = ["LabConfig", "FreezeLab", "freeze_lab", "parse_grid", "run_row"]
 
 LR_RANGE = (1e-5, 1e-1)  # below 1e-5 nothing moves in a few epochs; above 1e-1 Adam diverges
 BACKBONE_MULTS = (1.0, 0.3, 0.1, 0.03, 0.01)  # 0.1 is the seed recipe: pretrained layers learn 10x slower
@@ -70,75 +46,6 @@ TABLE_FORMATS = {
     "val_loss": "{:.4f}",
     "time_s": "{:.1f}",
 }  # 1e-05, not 0.0000; 4,593,154, not 4593154
-METRICS = ("accuracy", "f1_macro")  # what every lab run records on validation (and the test evaluation)
-
-
-# =========================================================================================
-# 1. The config: what the panel produces
-# =========================================================================================
-@dataclass
-class LabConfig:
-    depth: int = field(
-        default=0,  # head only: the cheapest, safest first run on a small data set
-        metadata={"help": "Freeze depth: 0 trains only the new head, k the top k blocks plus the head."},
-    )
-    lr: float = field(
-        default=1e-3,  # the seed recipe for a fresh head with Adam
-        metadata={"help": "Learning rate of the head; unfrozen blocks get lr * backbone_lr_mult."},
-    )
-    backbone_lr_mult: float = field(
-        default=0.1,  # the seed recipe: pretrained layers are nudged 10x more gently than the head
-        metadata={"help": "Multiplier of the learning rate for unfrozen pretrained blocks."},
-    )
-    epochs: int = field(
-        default=5,  # enough to see a curve turn (over-fitting) on the helmet images
-        metadata={"help": "Passes over the training set."},
-    )
-    augment: bool = field(
-        default=False,  # off: the feature cache only works on images that are the same every epoch
-        metadata={"help": "Random crops / flips / colour changes of training images (vision only)."},
-    )
-    seed: int = field(
-        default=0,  # the same settings give the same numbers twice on a CPU
-        metadata={"help": "Random seed of the run (head initialisation is fixed by the loaded model)."},
-    )
-    batch_size: int = field(
-        default=32,  # the TrainConfig default: smooth enough gradients, small enough for 8 GB
-        metadata={"help": "Examples per optimizer step."},
-    )
-
-    def __post_init__(self):
-        if not isinstance(self.depth, int) or isinstance(self.depth, bool) or self.depth < 0:
-            raise ConfigError(
-                f"Freeze depth must be a whole number >= 0, got {self.depth!r}. Use 0 for head only."
-            )
-        if not isinstance(self.augment, bool):
-            raise ConfigError(f"augment must be True or False, got {self.augment!r}.")
-        if isinstance(self.lr, (int, float)) and not isinstance(self.lr, bool) and self.lr > 1:
-            raise ConfigError(
-                f"lr={self.lr!r} is far too large for fine-tuning. Use a value between 1e-5 and 1e-1."
-            )
-        self.train_config()  # TrainConfig checks lr, multiplier, epochs, batch size and seed
-
-    def train_config(self) -> TrainConfig:
-        """The `TrainConfig` that `ftkit.fit` receives (freeze depth is applied by the runner)."""
-        return TrainConfig(
-            lr=self.lr,
-            backbone_lr_mult=self.backbone_lr_mult,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            seed=self.seed,
-        )
-
-    @property
-    def label(self) -> str:
-        """Short name for legends and tables, e.g. 'depth 0, lr 0.001'."""
-        extra = ", aug" if self.augment else ""
-        mult = "" if self.depth == 0 or self.backbone_lr_mult == 0.1 else f" x{self.backbone_lr_mult:g}"
-        return f"depth {self.depth}, lr {self.lr:g}{mult}{extra}"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def parse_grid(text, kind=float, what: str = "values") -> list:
@@ -154,7 +61,8 @@ def parse_grid(text, kind=float, what: str = "values") -> list:
             value = int(number) if kind is int else number
         except (TypeError, ValueError):
             raise ConfigError(
-                f"Cannot read {item!r} in the {what} {text!r}. Write numbers separated by commas, e.g. 1e-4, 1e-3."
+                f"Cannot read {item!r} in the {what} {text!r}. "
+                "Write numbers separated by commas, e.g. 1e-4, 1e-3."
             ) from None
         if kind is int and number != int(number):
             raise ConfigError(f"The {what} must be whole numbers, got {item!r}. Write e.g. 0, 1, 2.")
@@ -166,236 +74,6 @@ def parse_grid(text, kind=float, what: str = "values") -> list:
     return list(dict.fromkeys(values))  # drop repeats, keep the order
 
 
-# =========================================================================================
-# 2. Runners: config in, History out (no widgets here)
-# =========================================================================================
-class Runner:
-    """A loaded model + data that can train one `LabConfig` at a time, always from fresh weights.
-
-    Subclasses set `self.train_set`, `self.val_set`, `self.test_set` and may override
-    `train_data(config)` (e.g. for augmentation).
-    """
-
-    kind = "generic"
-    supports_augment = False
-
-    def __init__(self, loaded, name: str | None = None):
-        model = getattr(loaded, "model", loaded)
-        if not isinstance(model, torch.nn.Module):
-            raise ConfigError(
-                f"The lab needs a loaded model (ftkit.load_vision / load_text_classifier), got {type(loaded).__name__}."
-            )
-        self.name = name or getattr(loaded, "name", "") or type(model).__name__
-        self.model = copy.deepcopy(model)  # our working copy: the caller's model is never changed
-        self.max_depth = max_depth(self.model)
-        # Every (module, "_parameters" or "_buffers", name, original tensor): the loaded weights.
-        self._slots = [
-            (module, kind, name, tensor)
-            for module in self.model.modules()
-            for kind in ("_parameters", "_buffers")
-            for name, tensor in getattr(module, kind).items()
-            if tensor is not None
-        ]
-        self.current: LabConfig | None = None  # the config the working copy was last trained with
-
-    # ---- fresh weights -----------------------------------------------------------------------
-    def reset(self) -> None:
-        """Put the original (loaded, never trained) tensors back into every module."""
-        for module, kind, name, original in self._slots:
-            getattr(module, kind)[name] = original
-        self.current = None
-
-    def _fresh_copies_for_training(self) -> None:
-        """Trainable parameters and buffers of unfrozen layers get copies; the rest stays original."""
-        copies: dict = {}  # id(original) -> copy, so a tensor shared by two modules stays shared
-        for module, kind, name, original in self._slots:
-            if kind == "_parameters" and original.requires_grad:
-                new = copies.setdefault(id(original), torch.nn.Parameter(original.detach().clone()))
-            elif kind == "_buffers" and not getattr(module, "_ftkit_frozen", False):
-                new = copies.setdefault(id(original), original.detach().clone())
-            else:
-                continue
-            getattr(module, kind)[name] = new
-
-    # ---- what would train ----------------------------------------------------------------------
-    def check(self, config: LabConfig) -> None:
-        """Refuse a config this model / data cannot run, before any slow work."""
-        if config.depth > self.max_depth:
-            raise ConfigError(
-                f"Freeze depth {config.depth} is deeper than {self.name}, which has {self.max_depth} blocks. "
-                f"Use 0..{self.max_depth}."
-            )
-        if config.augment and not self.supports_augment:
-            raise ConfigError(
-                f"Augmentation is only available for images; {self.name} is a {self.kind} model. Untick 'augment'."
-            )
-        n = len(self.train_set)
-        if config.batch_size > n:
-            raise ConfigError(
-                f"batch_size {config.batch_size} is larger than the training set ({n} examples). Use batch_size <= {n}."
-            )
-
-    def summary(self, depth: int):
-        """`trainable_summary` of the model frozen at `depth` (no training, instant)."""
-        if not isinstance(depth, int) or not 0 <= depth <= self.max_depth:
-            raise ConfigError(f"Freeze depth must be 0..{self.max_depth} for {self.name}, got {depth!r}.")
-        return freeze(self.model, depth)
-
-    # ---- one run ---------------------------------------------------------------------------------
-    def train_data(self, config: LabConfig):
-        return self.train_set
-
-    def train(self, config: LabConfig, callbacks=(), label: str | None = None) -> History:
-        """Fresh weights, freeze at `config.depth`, fit with the feature cache; return the History."""
-        self.check(config)
-        self.reset()
-        freeze(self.model, config.depth)
-        self._fresh_copies_for_training()
-        history = History(label=label or config.label)
-        history.config.update(depth=config.depth, augment=config.augment, model=self.name)
-        self.current = config
-        fit(
-            self.model,
-            self.train_data(config),
-            self.val_set,
-            config.train_config(),
-            metrics=METRICS,
-            callbacks=list(callbacks),
-            history=history,
-            progress=False,
-        )
-        history.config["trainable"] = trainable_summary(self.model).trainable
-        return history
-
-    def evaluate(self, split: str = "test") -> dict:
-        """accuracy / f1_macro / loss of the model of the last run on 'val' or 'test'."""
-        data = {"val": self.val_set, "test": self.test_set}.get(split)
-        if split not in ("val", "test"):
-            raise ConfigError(f"split must be 'val' or 'test', got {split!r}.")
-        if data is None:
-            raise DataError(f"This data set has no {split} split. Evaluate on 'val' instead.")
-        if self.current is None:
-            raise ConfigError("Nothing trained yet: run the lab once (lab.run()) before evaluating.")
-        return evaluate(self.model, data, metrics=METRICS)
-
-
-class VisionRunner(Runner):
-    """Images (`ftkit.load_image_folder`) + a CNN from `ftkit.load_vision`.
-
-    `max_examples` keeps at most that many images per split (stratified, the first ones of
-    each class), for quick smoke runs; None uses everything.
-    """
-
-    kind = "vision"
-    supports_augment = True
-
-    def __init__(self, loaded, data, max_examples: int | None = None):
-        if not all(hasattr(data, k) for k in ("train", "val", "classes")):
-            raise DataError(
-                f"The vision lab needs an ImageData from ftkit.load_image_folder, got {type(data).__name__}."
-            )
-        super().__init__(loaded)
-        self.data, self.classes = data, list(data.classes)
-        self.train_set = _first_per_class(data.train, max_examples)
-        self.val_set = _first_per_class(data.val, max_examples)
-        self.test_set = _first_per_class(data.test, max_examples) if data.test is not None else None
-        self._augmented = None  # built on first use: the same images with random training transforms
-
-    def train_data(self, config: LabConfig):
-        if not config.augment:
-            return self.train_set
-        if self._augmented is None:
-            from ..data.images import ImageFolderDataset, _train_transform
-
-            base = self.data.train
-            full = ImageFolderDataset(
-                base.paths,
-                base.targets,
-                base.classes,
-                _train_transform(base.image_size, base.mean, base.std),
-                random_transform=True,
-                image_size=base.image_size,
-                mean=base.mean,
-                std=base.std,
-            )
-            indices = getattr(self.train_set, "indices", None)
-            self._augmented = full if indices is None else torch.utils.data.Subset(full, indices)
-        return self._augmented
-
-
-def _first_per_class(dataset, limit):
-    """A Subset with at most `limit` items, the classes kept in their original proportions."""
-    if dataset is None or limit is None or len(dataset) <= limit:
-        return dataset
-    targets = np.asarray(dataset.targets)
-    order = np.argsort(targets, kind="stable")
-    per_class = {c: int(round(limit * np.mean(targets == c))) for c in np.unique(targets)}
-    keep = sorted(i for c in per_class for i in order[targets[order] == c][: max(1, per_class[c])])
-    subset = torch.utils.data.Subset(dataset, keep)
-    subset.classes, subset.targets = dataset.classes, [dataset.targets[i] for i in keep]
-    return subset
-
-
-class TokenizedText(torch.utils.data.Dataset):
-    """A text split tokenized once: items are ({'input_ids', 'attention_mask'}, label)."""
-
-    random_transform = False  # the same tensors every epoch
-
-    def __init__(self, frame: pd.DataFrame, tokenizer, classes, max_length: int):
-        texts = [str(t) for t in frame["text"]]
-        enc = tokenizer(texts, truncation=True, max_length=max_length, padding="longest", return_tensors="pt")
-        self.input_ids, self.attention_mask = enc["input_ids"], enc["attention_mask"]
-        self.targets = [int(v) for v in frame["label"]]
-        self.classes = list(classes)
-        digest = hashlib.sha1(
-            self.input_ids.numpy().tobytes() + bytes(str(self.targets), "utf8")
-        ).hexdigest()[:12]
-        self.fingerprint = f"tokens-{digest}"
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, index):
-        return {
-            "input_ids": self.input_ids[index],
-            "attention_mask": self.attention_mask[index],
-        }, self.targets[index]
-
-
-class TextRunner(Runner):
-    """A TextData table + a sequence classifier from `ftkit.load_text_classifier`.
-
-    Every split is tokenized once (padded to its longest text, at most `max_length` tokens),
-    then trained with `ftkit.fit` exactly like the images: freeze depth means the top k
-    transformer blocks (plus the pooler and the classifier head) learn.
-    """
-
-    kind = "text"
-
-    def __init__(self, loaded, data, max_length: int = 64):
-        if getattr(loaded, "tokenizer", None) is None:
-            raise ConfigError(
-                "The text lab needs a model with a tokenizer: use ftkit.load_text_classifier(...)."
-            )
-        if not all(hasattr(data, k) for k in ("train", "val", "test", "classes")):
-            raise DataError(
-                f"The text lab needs a TextData from ftkit.load_text_table, got {type(data).__name__}."
-            )
-        if not isinstance(max_length, int) or max_length < 8:
-            raise ConfigError(
-                f"max_length must be a whole number >= 8 tokens, got {max_length!r}. Use e.g. 64."
-            )
-        super().__init__(loaded)
-        self.data, self.classes = data, list(data.classes)
-        tok = loaded.tokenizer
-        self.train_set, self.val_set, self.test_set = (
-            TokenizedText(frame, tok, self.classes, max_length) for frame in (data.train, data.val, data.test)
-        )
-
-
-# =========================================================================================
-# 3. The panel
-# =========================================================================================
 def run_row(number: int, history: History) -> dict:
     """One row of the runs table: the settings and what came out of a run."""
     config = history.config or {}
@@ -581,7 +259,8 @@ class FreezeLab:
         self._show_runs()
         kept = history.best() or {}
         self._say(
-            f"{label}: {diagnose(history).verdict}, val_accuracy {kept.get('val_accuracy', float('nan')):.3f} "
+            f"{label}: {diagnose(history).verdict}, "
+            f"val_accuracy {kept.get('val_accuracy', float('nan')):.3f} "
             f"(kept epoch {kept.get('epoch')}), {history.config.get('feature_cache', '')}"
         )
         return history
@@ -680,10 +359,8 @@ class FreezeLab:
             raise ConfigError(
                 f"Unknown lab setting(s) {', '.join(unknown)}. Use: {', '.join(sorted(known))}."
             )
-        if "depth" in changes and not 0 <= changes["depth"] <= self.runner.max_depth:
-            raise ConfigError(
-                f"Freeze depth {changes['depth']!r} is outside 0..{self.runner.max_depth} for {self.runner.name}."
-            )
+        if "depth" in changes:  # before the slider, which would silently clamp a depth out of range
+            check_depth(self.runner.model, changes["depth"])
         if "backbone_lr_mult" in changes and changes["backbone_lr_mult"] not in self.backbone_lr_mult.options:
             self.backbone_lr_mult.options = sorted(
                 set(self.backbone_lr_mult.options) | {changes["backbone_lr_mult"]}, reverse=True

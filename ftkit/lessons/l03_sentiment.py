@@ -25,7 +25,7 @@ from transformers import DataCollatorWithPadding, TrainerCallback  # noqa: E402
 
 from ..config import check_fraction, check_int, check_positive  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
-from ..freeze import freeze, max_depth, param_groups, unfreeze  # noqa: E402
+from ..freeze import freeze, freeze_state, max_depth, param_groups, unfreeze  # noqa: E402
 from ..textcls import TextRecipe, train_text  # noqa: E402
 
 __all__ = [
@@ -92,7 +92,8 @@ def all_params_optimizer(model, lr: float, weight_decay: float = 0.01, **group_k
     """
     group_kwargs.setdefault("backbone_lr_mult", 1.0)  # one LR everywhere unless asked otherwise
     was = {id(p): p.requires_grad for p in model.parameters()}
-    depth = getattr(model, "_ftkit_depth", None)
+    state = freeze_state(model)
+    depth = state.depth if state is not None else None
     unfreeze(model)
     groups = param_groups(model, lr, weight_decay=weight_decay, **group_kwargs)
     for p in model.parameters():

@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import math
 import random
+import weakref
 
 import torch
 from torch import nn
 from torch.utils.data import Subset
 
+from ..config import check_fraction, check_int
 from ..diagnose import diagnose
 from ..errors import ConfigError, DataError
 
 __all__ = ["set_head", "few_per_class", "overfit_table", "FirstFeatures"]
+
+# model -> the number of features its backbone gives the head, seen on the first set_head call
+# (kept here, not on the model: after set_head(inputs=k) the head itself only shows k).
+_BACKBONE_FEATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class FirstFeatures(nn.Module):
@@ -59,12 +65,9 @@ def set_head(
         raise ConfigError(
             f"module must be a head returned by set_head (an nn.Module), got {type(module).__name__}."
         )
-    if hidden is not None and (not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1):
-        raise ConfigError(
-            f"hidden must be None (one linear layer) or a whole number >= 1, got {hidden!r}. Example: hidden=512."
-        )
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ConfigError(f"dropout must be a number in [0, 1), got {dropout!r}. Example: dropout=0.5.")
+    if hidden is not None:  # None: one linear layer
+        check_int("hidden", hidden, minimum=1)
+    check_fraction("dropout", dropout, example=0.5)
     model, name = loaded.model, loaded.head_name
     old = model.get_submodule(name)
     linears = [m for m in old.modules() if isinstance(m, nn.Linear)]  # a Linear's modules() is itself
@@ -73,15 +76,11 @@ def set_head(
             f"The head {name!r} has no Linear layer, so its input size is unknown. Load the model again."
         )
     first, last = linears[0], linears[-1]
-    # the backbone's feature count, remembered on the model: a head with inputs=k only shows k
-    n_in = model.__dict__.setdefault("_ftkit_head_inputs", first.in_features)
+    # the backbone's feature count, remembered beside the model: a head with inputs=k only shows k
+    n_in = _BACKBONE_FEATURES.setdefault(model, first.in_features)
     n_out = last.out_features
-    if inputs is not None and (
-        not isinstance(inputs, int) or isinstance(inputs, bool) or not 1 <= inputs <= n_in
-    ):
-        raise ConfigError(
-            f"inputs must be None (all {n_in} features) or a whole number from 1 to {n_in}, got {inputs!r}."
-        )
+    if inputs is not None:  # None: all n_in features
+        check_int("inputs", inputs, minimum=1, maximum=n_in)
     with torch.random.fork_rng(devices=[]):  # the global random stream is left alone
         torch.manual_seed(seed)
         layers = [FirstFeatures(inputs)] if inputs is not None else []
@@ -111,8 +110,7 @@ def few_per_class(dataset, n: int, seed: int = 0) -> Subset:
         raise DataError(
             "few_per_class needs a dataset with .targets (e.g. data.train from ftkit.load_image_folder)."
         )
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ConfigError(f"n must be a whole number >= 1 (examples per class), got {n!r}. Example: n=10.")
+    check_int("n", n, minimum=1)  # examples per class
     by_class: dict = {}
     for i, t in enumerate(targets):
         by_class.setdefault(int(t), []).append(i)
@@ -158,9 +156,7 @@ def overfit_table(runs: dict):
                 "val loss": val,
                 "val accuracy": best.get("val_accuracy", math.nan),
                 "gap": val - train,
-                "last val loss": last.get(
-                    "val_loss", math.nan
-                ),  # what you would keep without the best-epoch rule
+                "last val loss": last.get("val_loss", math.nan),  # without the best-epoch rule
                 "verdict": diagnose(history).verdict,
                 "stop reason": history.stop_reason,
                 "time_s": last.get("time_s"),

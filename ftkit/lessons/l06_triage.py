@@ -8,7 +8,6 @@ Generic tools live in `ftkit.data.clean` (cleaning, personal data, duplicates) a
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.clean import anonymise, careful_clean, find_duplicates, seed_clean_text, short_texts
+from ..data.clean import anonymise, careful_clean, find_duplicates, short_texts
 from ..errors import ConfigError, DataError
+from .l03_sentiment import freezing_strategies  # lesson 06 builds on lesson 03's freezing strategies
 
 __all__ = [
     "TRIAGE_LABELS",
@@ -29,6 +29,7 @@ __all__ = [
     "stratified_split",
     "to_text_data",
     "oversample",
+    "seed_clean_text",
     "punctuation_damage",
     "bag_of_words_f1",
     "lr_schedules",
@@ -38,7 +39,6 @@ __all__ = [
     "SEED_RESULTS",
     "results_row",
     "worst_mistakes",
-    "sentiment_module",
     "second_labels",
 ]
 
@@ -168,7 +168,7 @@ def clean_table(frame: pd.DataFrame, threshold: float = 0.9) -> tuple[pd.DataFra
     df = df.drop(index=df.index[short]).reset_index(drop=True)
     pairs = find_duplicates(df["text"], threshold)
     report.duplicate_pairs = len(pairs)
-    group = np.asarray(_groups(len(df), zip(pairs["i"], pairs["j"])))
+    group = np.asarray(_groups(len(df), zip(pairs["i"], pairs["j"], strict=True)))
     mixed = {g for g in set(group) if df["label"][group == g].nunique() > 1}
     conflict = np.isin(group, list(mixed))
     report.conflicts = df["id"][conflict].tolist()
@@ -206,7 +206,7 @@ def stratified_split(frame: pd.DataFrame, seed: int = 0, sizes=(0.7, 0.15, 0.15)
 def to_text_data(splits: dict, labels=TRIAGE_LABELS, max_train_rows: int | None = None, seed: int = 0):
     """The kit's `TextData` (integer labels, `to_hf(tokenizer)`) from string-labelled splits.
     `max_train_rows` caps the training split (smoke profile), stratified; val and test stay whole."""
-    from ..text import TextData
+    from ..data.text import TextData
 
     label2id = {name: i for i, name in enumerate(labels)}
     parts = {}
@@ -243,6 +243,14 @@ _SIGNALS = {
     "negation n't": r"n't\b",
     "Chinese comma or full stop": r"[，。]",
 }
+
+
+def seed_clean_text(text: str) -> str:
+    """The seed article's `clean_text`, unchanged: tags out, spaces squeezed, then EVERY character that
+    is not a letter, digit, underscore or space removed (`[^\\w\\s]`): "?", "!", "38.5", "n't", "，"..."""
+    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"[^\w\s]", "", text)
 
 
 def punctuation_damage(texts) -> pd.DataFrame:
@@ -374,7 +382,7 @@ def freeze_lower_half(model) -> str:
     import ftkit
 
     layers = model.config.num_hidden_layers
-    strategies = sentiment_module().freezing_strategies(model, frozen_layers=layers // 2)
+    strategies = freezing_strategies(model, frozen_layers=layers // 2)
     depth = next(d for name, d in strategies.items() if name.startswith("first"))
     ftkit.freeze(model, depth)
     summary = ftkit.trainable_summary(model)
@@ -403,18 +411,11 @@ def lora_parameter_count(peft_model) -> pd.DataFrame:
 
 
 # ---- steps 6-8: metrics, mistakes, the results table ----------------------------------------------
-def sentiment_module():
-    """The module behind `ftkit.train_text` (lesson 03's Trainer plumbing), wherever the layout puts it."""
-    import ftkit
-
-    return importlib.import_module(ftkit.train_text.__module__)
-
-
 def worst_mistakes(texts, y_true, probs, classes, threshold: float, positive: int = 0, n: int = 10):
     """The most confident mistakes (argmax), with p(positive) and whether the threshold rule fixes them."""
     import ftkit
 
-    from ..metrics_thresholds import predict_with_threshold
+    from ..metrics import predict_with_threshold
 
     y_true = np.asarray(y_true)
     pred = probs.argmax(axis=1)
