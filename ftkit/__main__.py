@@ -1,4 +1,4 @@
-"""`python -m ftkit ...` is the `ftkit` command (doctor, samples, lessons, refresh, warmup)."""
+"""`python -m ftkit ...` is the `ftkit` command (doctor, samples, lessons, refresh, warmup, serve)."""
 
 from .infra.cli import main
 

@@ -31,6 +31,15 @@ METRICS = {
         "leaked_duplicates_found",
         "pii_found",
     ),
+    "07_deploy": (
+        "onnx_parity",
+        "ort_speedup",
+        "int8_speedup",
+        "int8_acc_drop",
+        "rps",
+        "p95_ms",
+        "failed_requests",
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""The `ftkit` command: `ftkit doctor`, `ftkit samples`, `ftkit lessons`.
+"""The `ftkit` command: `ftkit doctor`, `ftkit samples`, `ftkit lessons`, `ftkit serve`.
 
 Kept thin: each sub-command calls one library function.
 """
@@ -100,6 +100,10 @@ def main(argv=None) -> int:
     p.add_argument("notebooks", nargs="+")
     p.add_argument("--profile", default="smoke")
     p.set_defaults(func=_refresh)
+
+    from ..deploy.cli import add_serve_parser  # argparse only: serving libraries load when `serve` runs
+
+    add_serve_parser(sub)
 
     args = parser.parse_args(argv)
     from ..errors import FtkitError
