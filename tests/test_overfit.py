@@ -12,7 +12,7 @@ from ftkit.freeze import freeze
 from ftkit.history import History
 from ftkit.infra import cache
 from ftkit.infra.compat import ensure_torchvision
-from ftkit.lessons.l05_overfit import few_per_class, overfit_table, set_head
+from ftkit.lessons.l05_overfit import accumulation_check, few_per_class, overfit_table, set_head
 from ftkit.train import fit
 
 ensure_torchvision()
@@ -167,3 +167,46 @@ def test_overfit_table_reads_the_kept_epoch():
     assert row["time_s"] == 2.0 and row["stop reason"] == "completed"
     with pytest.raises(DataError):
         overfit_table({})
+
+
+# ---- accumulation_check ----------------------------------------------------------------------------
+def _tiny_cnn(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.Linear(4 * 14 * 14, 3),
+    )
+
+
+def test_accumulation_matches_one_batch_and_needs_less_activation_memory():
+    model = _tiny_cnn().train()
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 0])
+    out = accumulation_check(model, x, y, 4)
+    assert out["max_abs_diff"] < 1e-6 * max(1.0, out["max_abs_grad"])
+    assert out["max_abs_grad"] > 0  # a real gradient was compared, not two zeros
+    # activations grow with the batch (plus a little that does not): a micro-batch of 1 keeps far less
+    assert 0 < out["micro_batch_activation_mb"] < 0.6 * out["batch_activation_mb"]
+    assert model.training and all(p.grad is None for p in model.parameters())  # left as found
+
+
+def test_accumulation_without_the_division_is_a_different_gradient():
+    # the check can fail: summing micro-batch losses without dividing by the steps gives 4x the gradient
+    model = _tiny_cnn()
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 0])
+    out = accumulation_check(model, x, y, 4, loss_fn=nn.CrossEntropyLoss(reduction="sum"))
+    assert out["max_abs_diff"] > 1e-3
+
+
+def test_accumulation_check_bad_inputs():
+    model = _tiny_cnn()
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(ConfigError, match="multiple of accumulation_steps"):
+        accumulation_check(model, x, y, 3)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ConfigError, match="no trainable parameters"):
+        accumulation_check(model, x, y, 2)

@@ -3,6 +3,7 @@
     set_head(loaded, hidden=512, dropout=0.5)   # a new, bigger head on the same frozen backbone
     few = few_per_class(data.train, 10)         # 10 training images per class, seeded
     overfit_table({"20 images": h1, "400 images": h2})
+    accumulation_check(model, images, labels, 4)  # one batch of 4 vs 4 x 1 with gradient accumulation
 
 The backbone stays frozen and untouched, so `fit`'s feature cache computes its outputs once and
 every head after that trains on the stored features in seconds (`ftkit.cache`).
@@ -22,7 +23,7 @@ from ..config import check_fraction, check_int
 from ..diagnose import diagnose
 from ..errors import ConfigError, DataError
 
-__all__ = ["set_head", "few_per_class", "overfit_table", "FirstFeatures"]
+__all__ = ["set_head", "few_per_class", "overfit_table", "FirstFeatures", "accumulation_check"]
 
 # model -> the number of features its backbone gives the head, seen on the first set_head call
 # (kept here, not on the model: after set_head(inputs=k) the head itself only shows k).
@@ -163,3 +164,74 @@ def overfit_table(runs: dict):
             }
         )
     return pd.DataFrame(rows)
+
+
+def _saved_mb(model: nn.Module, loss_fn, inputs, targets) -> float:
+    """MB of tensors one forward pass keeps for the backward pass (the activations), weights excluded."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen, total = set(), [0]
+
+    def pack(tensor):
+        ptr = tensor.untyped_storage().data_ptr()
+        if ptr not in params and ptr not in seen:
+            seen.add(ptr)
+            total[0] += tensor.untyped_storage().nbytes()
+        return tensor.detach()  # not the tensor itself: that would make a reference cycle through the graph
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = loss_fn(model(inputs), targets)
+    del loss
+    return total[0] / 2**20
+
+
+def accumulation_check(
+    model: nn.Module, inputs, targets, accumulation_steps: int | None = None, loss_fn=None
+):
+    """Gradients of one batch vs the same examples in `accumulation_steps` micro-batches, accumulated.
+
+    Each micro-batch's mean loss is divided by `accumulation_steps` before `backward()`, which adds
+    to `.grad`, exactly what `fit` does with `TrainConfig(gradient_accumulation_steps=...)`.  Same
+    gradients means the same optimizer step.  The model runs in eval mode (no dropout; BatchNorm uses
+    its stored statistics), because in training mode BatchNorm normalises each micro-batch with
+    its own statistics, and then the two ways are really different.  Returns a dict: max_abs_diff
+    (largest gradient difference), max_abs_grad (for scale), and the activations one forward pass
+    keeps for backward, in MB, for the whole batch and for one micro-batch.  Leaves .grad empty.
+    """
+    n = len(inputs)
+    steps = n if accumulation_steps is None else accumulation_steps  # None: one example at a time
+    check_int("accumulation_steps", steps, minimum=1)
+    if n % steps or len(targets) != n:
+        raise ConfigError(
+            f"{n} inputs and {len(targets)} targets cannot be split into {steps} equal micro-batches. "
+            f"Pass a batch whose size is a multiple of accumulation_steps."
+        )
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("The model has no trainable parameters. Unfreeze it (ftkit.unfreeze) first.")
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    was_training = model.training
+    model.eval()
+    try:
+        model.zero_grad(set_to_none=True)
+        loss_fn(model(inputs), targets).backward()
+        whole = [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params]
+        model.zero_grad(set_to_none=True)
+        for x, y in zip(inputs.chunk(steps), targets.chunk(steps), strict=True):
+            (loss_fn(model(x), y) / steps).backward()
+        accumulated = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+        diff = max((a - w).abs().max().item() for a, w in zip(accumulated, whole, strict=True))
+        scale = max(w.abs().max().item() for w in whole)
+        model.zero_grad(set_to_none=True)
+        micro = n // steps
+        batch_mb = _saved_mb(model, loss_fn, inputs, targets)
+        micro_mb = _saved_mb(model, loss_fn, inputs[:micro], targets[:micro])
+    finally:
+        model.train(was_training)
+    return {
+        "batch": n,
+        "accumulation_steps": steps,
+        "max_abs_diff": diff,
+        "max_abs_grad": scale,
+        "batch_activation_mb": batch_mb,
+        "micro_batch_activation_mb": micro_mb,
+    }
