@@ -1,4 +1,4 @@
-"""The `ftkit` command: `ftkit doctor`, `ftkit samples`, `ftkit lessons`.
+"""The `ftkit` command: `ftkit doctor`, `ftkit samples`, `ftkit lessons`, `ftkit train`, `ftkit estimate`.
 
 Kept thin: each sub-command calls one library function.
 """
@@ -68,6 +68,16 @@ def _warmup(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from ..recipes.config import load_recipe
+    from ..recipes.run import run_recipe
+
+    recipe = load_recipe(args.config, args.overrides, profile=args.profile)  # every check, before any work
+    out = Path(args.output_dir or Path("outputs") / "train" / Path(args.config).stem)
+    run_recipe(recipe, out, resume=args.resume)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ftkit", description="Fine-tuning lessons kit.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +110,16 @@ def main(argv=None) -> int:
     p.add_argument("notebooks", nargs="+")
     p.add_argument("--profile", default="smoke")
     p.set_defaults(func=_refresh)
+
+    p = sub.add_parser(
+        "train", help="run a recipe (configs/*.yaml) headless; accelerate launch -m ftkit train ..."
+    )
+    p.add_argument("config", help="a recipe YAML file, e.g. configs/helmet.yaml")
+    p.add_argument("overrides", nargs="*", help="section.key=value, e.g. head.epochs=3")
+    p.add_argument("--profile", default=None, help="smoke | default | gpu (overrides the file's profile)")
+    p.add_argument("--output-dir", default=None, help="default outputs/train/<config name>")
+    p.add_argument("--resume", action="store_true", help="go on from the checkpoints in the output dir")
+    p.set_defaults(func=_train)
 
     args = parser.parse_args(argv)
     from ..errors import FtkitError
