@@ -78,6 +78,33 @@ def _train(args) -> int:
     return 0
 
 
+def _estimate(args) -> int:
+    from ..recipes.config import load_recipe
+    from ..recipes.estimate import estimate_table
+
+    recipe = load_recipe(args.config, args.overrides)
+    train = recipe.configs.get("train")
+    if recipe.kind != "sft":
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"ftkit estimate models causal-LM fine-tuning; {args.config} is a {recipe.kind} recipe."
+        )
+    table = estimate_table(
+        batch=train["per_device_train_batch_size"],
+        length=train["max_length"],
+        r=recipe.configs["lora"].r,
+        precision=args.precision,
+        activation_checkpointing=train["activation_checkpointing"],
+    )
+    print(
+        f"per GPU, one micro-batch of {train['per_device_train_batch_size']} x {train['max_length']} tokens, "
+        f"{args.precision}, activation_checkpointing={train['activation_checkpointing']} (docs/SCALING.md)"
+    )
+    print(table.to_string(index=False))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ftkit", description="Fine-tuning lessons kit.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,7 +148,20 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="go on from the checkpoints in the output dir")
     p.set_defaults(func=_train)
 
-    args = parser.parse_args(argv)
+    p = sub.add_parser(
+        "estimate", help="memory and compute per step of an SFT recipe for Qwen2.5 0.5B/1.5B/7B"
+    )
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--precision", default="bf16", choices=("bf16", "fp32"))
+    p.set_defaults(func=_estimate)
+
+    # key=value overrides may follow the options (ftkit train C.yaml --profile smoke head.epochs=3)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "overrides", None) is not None and not any(e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from ..errors import FtkitError
 
     try:
