@@ -162,11 +162,21 @@ def test_text_recipe_one_and_two_processes(tmp_path):
     assert len(steps1) == len(steps2) > 0
 
 
-def test_sft_recipe_saves_adapter(tmp_path):
-    train("lora_sft.yaml", tmp_path, "train.max_steps=2", "train.max_length=128")
-    res = results(tmp_path)
-    assert res["metrics"]["steps"] == 2
-    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+def test_sft_recipe_one_and_two_processes_save_adapter(tmp_path):
+    args = ("train.max_steps=2", "train.max_length=128")
+    train("lora_sft.yaml", tmp_path / "one", *args)
+    two_args = (*args, "train.per_device_train_batch_size=1")  # global batch 1 x 2 accumulation x 2 = 4
+    train(
+        "lora_sft.yaml",
+        tmp_path / "two",
+        *two_args,
+        launcher=torchrun(29535),
+        env=_env(ACCELERATE_USE_CPU="true"),
+    )
+    for name, n_proc in (("one", 1), ("two", 2)):
+        res = results(tmp_path / name)
+        assert res["metrics"]["steps"] == 2 and res["processes"] == n_proc
+        assert (tmp_path / name / "adapter" / "adapter_config.json").is_file()
 
 
 @pytest.mark.parametrize(
