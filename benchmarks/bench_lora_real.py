@@ -42,7 +42,8 @@ sys.path.insert(0, str(REPO))
 from _common import append_results, shared_data  # benchmarks/_common.py  # noqa: E402
 
 from ftkit.callbacks import Callback  # noqa: E402
-from ftkit.data.instructions import build_sft_dataset, load_instructions  # noqa: E402
+from ftkit.data.instructions import load_instructions  # noqa: E402
+from ftkit.data.sft_encoding import build_sft_dataset  # noqa: E402
 from ftkit.infra.presets import load_causal_lm  # noqa: E402
 from ftkit.lessons.l04_lora import peak_rss_mb  # noqa: E402
 from ftkit.lora import LoraSettings, apply_lora, load_adapter, save_adapter  # noqa: E402

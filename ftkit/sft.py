@@ -115,7 +115,7 @@ def train_sft(
     """
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
-    from .data.instructions import SFTCollator, build_sft_dataset
+    from .data.sft_encoding import SFTCollator, build_sft_dataset
     from .hf import HistoryCallback, release_training_memory
 
     check_int("max_steps", max_steps, minimum=1)
@@ -263,7 +263,7 @@ def response_loss(model, tokenizer, records_or_texts, max_length: int = 256, bat
     texts (strings): every token after the first counts (general text, to spot forgetting).
     Every token weighs the same (a long response counts more than a short one).
     """
-    from .data.instructions import IGNORE_INDEX, SFTCollator, build_sft_dataset
+    from .data.sft_encoding import IGNORE_INDEX, SFTCollator, build_sft_dataset
 
     items = list(records_or_texts)
     if not items:

@@ -289,7 +289,7 @@ def test_unusual_images_just_work(label, tmp_path):
 
 
 def test_prompt_longer_than_context_is_stated(capsys):
-    from ftkit.data.instructions import build_sft_dataset
+    from ftkit.data.sft_encoding import build_sft_dataset
     from ftkit.infra.presets import load_causal_lm
 
     tok = load_causal_lm("tiny-qwen2").tokenizer

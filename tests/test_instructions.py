@@ -11,15 +11,8 @@ import json
 
 import pytest
 
-from ftkit.data.instructions import (
-    IGNORE_INDEX,
-    SFTCollator,
-    build_sft_dataset,
-    encode_for_sft,
-    load_instructions,
-    show_masking,
-    to_messages,
-)
+from ftkit.data.instructions import load_instructions, to_messages
+from ftkit.data.sft_encoding import IGNORE_INDEX, SFTCollator, build_sft_dataset, encode_for_sft, show_masking
 from ftkit.errors import ConfigError, DataError, ModelError
 
 END = "<|im_end|>"  # SmolLM2's end-of-turn token (also its eos)

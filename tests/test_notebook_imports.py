@@ -1,5 +1,6 @@
 """The edge between lessons and the kit: a notebook imports the core from `ftkit` (public names
-only) and lesson support from its own lesson module (`ftkit.lessons.lNN_*`), nothing else of ftkit."""
+only) and lesson support from its own lesson module (`ftkit.lessons.lNN_*`) or an earlier lesson's
+(lesson 03 reuses lesson 02's freeze lab), nothing else of ftkit."""
 
 import ast
 from pathlib import Path
@@ -19,12 +20,16 @@ def kit_uses(source: str, number: str) -> list:
     """Every way `source` reaches into ftkit that breaks the edge, as readable strings."""
     bad = []
     tree = ast.parse(source)
-    own = f"ftkit.lessons.l{number}_"
+
+    def lesson_ok(module: str) -> bool:  # ftkit.lessons.lMM_name with MM <= this lesson's number
+        parts = module.split(".")
+        return len(parts) == 3 and parts[:2] == ["ftkit", "lessons"] and parts[2][1:3] <= number
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("ftkit") and alias.name != "ftkit":
-                    if not alias.name.startswith(own):
+                    if not lesson_ok(alias.name):
                         bad.append(f"import {alias.name}")
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ftkit"):
             names = [a.name for a in node.names]
@@ -32,12 +37,14 @@ def kit_uses(source: str, number: str) -> list:
             if private:
                 bad.append(f"from {node.module} import {', '.join(private)} (private)")
             elif node.module == "ftkit.lessons":
-                bad += [f"from ftkit.lessons import {n}" for n in names if not n.startswith(f"l{number}_")]
+                bad += [
+                    f"from ftkit.lessons import {n}" for n in names if not lesson_ok(f"ftkit.lessons.{n}")
+                ]
             elif node.module == "ftkit":
                 bad += [
                     f"from ftkit import {n} (not in ftkit.__all__)" for n in names if n not in ftkit.__all__
                 ]
-            elif not node.module.startswith(own):
+            elif not lesson_ok(node.module):
                 bad.append(f"from {node.module} import {', '.join(names)}")
         elif (
             isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ftkit"
@@ -61,12 +68,14 @@ def test_notebook_imports_the_core_and_its_own_lesson_module_only(path):
 def test_the_edge_check_catches_what_it_should():
     assert kit_uses("from ftkit.diagnose import diagnose", "01") == ["from ftkit.diagnose import diagnose"]
     assert kit_uses("from ftkit.lessons.l03_sentiment import x", "01") != []
+    assert kit_uses("from ftkit.lessons.l03_sentiment.inner import x", "03") != []
     assert kit_uses("from ftkit.lessons.l03_sentiment import _x", "03") != []
     assert kit_uses("import ftkit\nftkit._WHERE", "01") != []
     assert kit_uses("from ftkit.lessons.l03_sentiment import compare_freezing", "03") == []
     assert kit_uses("import ftkit\nftkit.fit", "01") == []
     assert kit_uses("from ftkit.lessons import l03_sentiment", "03") == []
-    assert kit_uses("from ftkit.lessons import l02_freeze_lab", "03") != []
+    assert kit_uses("from ftkit.lessons import l02_freeze_lab", "03") == []  # an earlier lesson's panel
+    assert kit_uses("from ftkit.lessons import l04_lora", "03") != []  # a later lesson's code
 
 
 def test_lesson_modules_are_not_imported_by_the_core():

@@ -93,7 +93,7 @@ def test_response_loss_matches_the_models_own_loss(monkeypatch):
     """The output layer runs only on the scored positions, in chunks: the sum must equal the
     model's own loss over full logits (HF shifts labels and averages the same tokens)."""
     import ftkit.sft as sft
-    from ftkit.data.instructions import SFTCollator, build_sft_dataset
+    from ftkit.data.sft_encoding import SFTCollator, build_sft_dataset
 
     loaded = tiny()
     tok = loaded.tokenizer
@@ -120,7 +120,7 @@ def test_response_loss_matches_the_models_own_loss(monkeypatch):
 def test_group_by_length_batches_similar_lengths():
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from ftkit.data.instructions import build_sft_dataset
+    from ftkit.data.sft_encoding import build_sft_dataset
 
     loaded = tiny()
     # 112 records: the Trainer sorts by length inside shuffled chunks of ~len/4 records (at most 50 batches)

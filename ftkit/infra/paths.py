@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import DataError
 
-__all__ = ["repo_root", "sample_path"]
+__all__ = ["repo_root", "sample_path", "lesson_path"]
 
 _REPO = Path(__file__).resolve().parents[2]  # ftkit/infra/paths.py -> the checkout holding ftkit/
 
@@ -46,3 +46,24 @@ def sample_path(*parts: str) -> Path:
         known = ", ".join(sorted(p.name for p in parent.iterdir() if not p.name.startswith(".")))
         raise DataError(f"No {'/'.join(parts)!r} in data_samples: {path}. In {parent.name}/: {known}.")
     return path
+
+
+NOTEBOOKS = _REPO / "notebooks"  # where the lessons live: their relative paths start here
+
+
+def lesson_path(path):
+    """A lesson parameter's path, made independent of the working directory.
+
+    Absolute paths (and `~`) stay as they are; a relative path starts at `notebooks/`, the folder
+    the lessons live in, so `"../data_samples/helmet"` means the same folder whether the notebook
+    runs in JupyterLab, under papermill from the repository root, or from any other folder.
+    A list gives a list; None stays None.
+    """
+    if path is None:
+        return None
+    if isinstance(path, (list, tuple)):
+        return [lesson_path(p) for p in path]
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise DataError(f"Expected a file or folder path, got {path!r}. Pass a string such as '../data_samples'.")
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (NOTEBOOKS / path).resolve()

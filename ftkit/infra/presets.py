@@ -143,16 +143,8 @@ def load_text_classifier(
     labels = dict(num_labels=num_labels, id2label=id2label, label2id={v: k for k, v in id2label.items()})
     if path is not None:
         model, tok, note = loaders.text_from_folder(path, labels, seed, trust_remote_code)
-        return _done(
-            Loaded(
-                model,
-                tok,
-                path.name,
-                requested,
-                "local path",
-                f"{requested}: loaded from the local folder, {note}",
-            )
-        )
+        msg = f"{requested}: loaded from the local folder, {note}"
+        return _done(Loaded(model, tok, path.name, requested, "local path", msg))
 
     def build(p: Preset, source: str):
         if p.kind in ("package", "random"):
@@ -178,16 +170,8 @@ def load_causal_lm(
     dtype = loaders.lm_dtype(dtype)
     if path is not None:
         model, tok, note = loaders.lm_from_path(path, dtype, trust_remote_code)
-        return _done(
-            Loaded(
-                model,
-                tok,
-                path.name,
-                requested,
-                "local path",
-                f"{requested}: loaded from the local path{note}",
-            )
-        )
+        msg = f"{requested}: loaded from the local path{note}"
+        return _done(Loaded(model, tok, path.name, requested, "local path", msg))
 
     def build(p: Preset, source: str):
         if p.kind in ("package", "random"):

@@ -3,7 +3,7 @@
     python -m ftkit.samples.triage            # rewrites data_samples/triage/*.csv and planted_defects.json
 
 Made up for teaching, NOT medical advice. Every message is written twice (English and Chinese, the same
-row id in both files) from the hand-written pieces in `triage_phrases.py` and the 153 hand-written rows of
+row id in both files) from the hand-written pieces in `triage_phrases.py` (complaints) and `triage_details.py` (people, details) and the 153 hand-written rows of
 `legacy_*.csv` (the kit's first triage files). Classes: `urgent` (emergency care now), `soon` (a doctor
 within a few days), `routine` (self-care, a routine appointment, or an administrative question).
 
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.clean import cn_id_check_digit
+from . import triage_details as D
 from . import triage_phrases as P
 
 __all__ = ["TRIAGE_LABELS", "generate_triage", "write_triage"]
@@ -63,7 +64,7 @@ def _person(rng):
     if r < 0.43:
         months = int(rng.integers(2, 12))
         return f"My {months}-month-old baby", f"我家{months}个月大的宝宝", "baby", ""
-    en, zh, sex, lo, hi = P.RELATIVES[rng.integers(len(P.RELATIVES))]
+    en, zh, sex, lo, hi = D.RELATIVES[rng.integers(len(D.RELATIVES))]
     age = int(rng.integers(lo, hi + 1))
     kind = "child" if age < 13 else "adult"
     if r < 0.55:
@@ -115,7 +116,7 @@ def _message(label: str, rng) -> tuple[str, str, str] | None:
             if "{" + slot + "}" in en:
                 v_en, v_zh = values[rng.integers(len(values))]
                 en, zh = en.replace("{" + slot + "}", v_en), zh.replace("{" + slot + "}", v_zh)
-        opener = P.OPENERS[rng.integers(len(P.OPENERS))]
+        opener = D.OPENERS[rng.integers(len(D.OPENERS))]
         return (
             opener[0] + (en[0].lower() + en[1:] if opener[0].endswith((", ", ": ")) else en),
             opener[1] + zh,
@@ -147,12 +148,12 @@ def _message(label: str, rng) -> tuple[str, str, str] | None:
             zh = first_zh + link_zh + core[1] + "。"
     parts_en, parts_zh = [en], [zh]
     if rng.random() < 0.7 and not _TIMED.search(core[0]):  # the complaint says when already
-        d_en, d_zh = P.DURATION[rng.choice(P.DURATION_FOR[label])][rng.integers(4)]
+        d_en, d_zh = D.DURATION[rng.choice(D.DURATION_FOR[label])][rng.integers(4)]
         parts_en.append(d_en)
         parts_zh.append(d_zh)
     n_neg = int(rng.random() < (0.2 if label == "urgent" else 0.45)) + int(rng.random() < 0.15)
-    for i in rng.permutation(len(P.NEGATIONS))[:n_neg]:
-        n_en, n_zh, topic = P.NEGATIONS[i]
+    for i in rng.permutation(len(D.NEGATIONS))[:n_neg]:
+        n_en, n_zh, topic = D.NEGATIONS[i]
         if topic not in core[0] and (topic != "~" or label != "urgent"):
             parts_en.append(n_en)
             parts_zh.append(n_zh)
@@ -161,8 +162,8 @@ def _message(label: str, rng) -> tuple[str, str, str] | None:
         if label == "urgent" and rng.random() < 0.5
         else ("calm" if label != "urgent" and rng.random() < 0.25 else "any")
     )
-    c_en, c_zh = P.CLOSERS[tone][rng.integers(len(P.CLOSERS[tone]))]
-    opener = P.OPENERS[rng.integers(len(P.OPENERS))]
+    c_en, c_zh = D.CLOSERS[tone][rng.integers(len(D.CLOSERS[tone]))]
+    opener = D.OPENERS[rng.integers(len(D.OPENERS))]
     en = " ".join(p for p in parts_en + [c_en] if p)
     if opener[0] and kind != "note":
         en = opener[0] + (
@@ -175,10 +176,10 @@ def _message(label: str, rng) -> tuple[str, str, str] | None:
 def _noise(en: str, zh: str, rng) -> tuple[str, str]:
     """Typos (both languages), text-message style and HTML debris, as in real inboxes."""
     if rng.random() < 0.1:
-        present = [w for w in P.TYPOS_EN if w in en]
+        present = [w for w in D.TYPOS_EN if w in en]
         if present:
             w = present[rng.integers(len(present))]
-            en = en.replace(w, P.TYPOS_EN[w], 1)
+            en = en.replace(w, D.TYPOS_EN[w], 1)
         else:
             words = [m for m in re.finditer(r"[a-z]{6,}", en)]
             if words:
@@ -186,10 +187,10 @@ def _noise(en: str, zh: str, rng) -> tuple[str, str]:
                 i = m.start() + int(rng.integers(1, len(m.group()) - 2))
                 en = en[:i] + en[i + 1] + en[i] + en[i + 2 :]  # two letters swapped
     if rng.random() < 0.1:
-        present = [w for w in P.TYPOS_ZH if w in zh]
+        present = [w for w in D.TYPOS_ZH if w in zh]
         if present:
             w = present[rng.integers(len(present))]
-            zh = zh.replace(w, P.TYPOS_ZH[w], 1)
+            zh = zh.replace(w, D.TYPOS_ZH[w], 1)
     if rng.random() < 0.07:
         en = en.lower().rstrip(".").replace("you", "u").replace("please", "pls")
     if rng.random() < 0.02:
@@ -217,9 +218,9 @@ def _legacy(folder: Path) -> list[dict]:
 
 def _pii(rng) -> tuple[str, str, list]:
     """A sentence with fake personal data in each language, and what it holds (for the tests)."""
-    name_en, name_zh = P.NAMES_EN[rng.integers(len(P.NAMES_EN))], P.NAMES_ZH[rng.integers(len(P.NAMES_ZH))]
+    name_en, name_zh = D.NAMES_EN[rng.integers(len(D.NAMES_EN))], D.NAMES_ZH[rng.integers(len(D.NAMES_ZH))]
     year, month, day = int(rng.integers(1940, 2015)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
-    area = P.ID_AREAS[rng.integers(len(P.ID_AREAS))]
+    area = D.ID_AREAS[rng.integers(len(D.ID_AREAS))]
     first17 = f"{area}{year:04d}{month:02d}{day:02d}{int(rng.integers(0, 1000)):03d}"
     cn_id = first17 + cn_id_check_digit(first17)
     uk = f"07700 900{int(rng.integers(0, 1000)):03d}"  # Ofcom's range reserved for drama: no real line
@@ -227,7 +228,7 @@ def _pii(rng) -> tuple[str, str, list]:
         f"1{rng.choice(['38', '39', '58', '86'])}{int(rng.integers(0, 10**8)):08d}"  # random: never call it
     )
     email = f"{name_en.split()[0].lower()}.{int(rng.integers(10, 99))}@example.com"
-    n, street, town = int(rng.integers(2, 200)), P.STREETS_EN[rng.integers(6)], P.TOWNS_EN[rng.integers(6)]
+    n, street, town = int(rng.integers(2, 200)), D.STREETS_EN[rng.integers(6)], D.TOWNS_EN[rng.integers(6)]
     choice = int(rng.integers(6))
     en, zh, kinds = [
         (f"My name is {name_en}, phone {uk}.", f"我叫{name_zh}，电话{cn_phone}。", ["PERSON", "PHONE"]),
@@ -238,7 +239,7 @@ def _pii(rng) -> tuple[str, str, list]:
         ),
         (f"ID number {cn_id}.", f"身份证号{cn_id}。", ["CN_ID"]),
         (f"Please reply to {email} or call {uk}.", f"请回复{email}，或打{cn_phone}。", ["EMAIL", "PHONE"]),
-        (f"I live at {n} {street}, {town}.", f"住址：{P.ADDRESSES_ZH[rng.integers(6)]}。", ["ADDRESS"]),
+        (f"I live at {n} {street}, {town}.", f"住址：{D.ADDRESSES_ZH[rng.integers(6)]}。", ["ADDRESS"]),
         (f"This is {name_en}, ID {cn_id}.", f"我是{name_zh}，身份证{cn_id}。", ["PERSON", "CN_ID"]),
     ][choice]
     return en, zh, kinds
