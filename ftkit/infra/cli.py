@@ -1,4 +1,4 @@
-"""The `ftkit` command: `ftkit doctor`, `ftkit samples`, `ftkit lessons`, `ftkit serve`.
+"""The `ftkit` command: `ftkit doctor`, `samples`, `lessons`, `refresh`, `train`, `estimate`, `serve`.
 
 Kept thin: each sub-command calls one library function.
 """
@@ -68,6 +68,43 @@ def _warmup(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from ..recipes.config import load_recipe
+    from ..recipes.run import run_recipe
+
+    recipe = load_recipe(args.config, args.overrides, profile=args.profile)  # every check, before any work
+    out = Path(args.output_dir or Path("outputs") / "train" / Path(args.config).stem)
+    run_recipe(recipe, out, resume=args.resume)
+    return 0
+
+
+def _estimate(args) -> int:
+    from ..recipes.config import load_recipe
+    from ..recipes.estimate import estimate_table
+
+    recipe = load_recipe(args.config, args.overrides)
+    train = recipe.configs.get("train")
+    if recipe.kind != "sft":
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"ftkit estimate models causal-LM fine-tuning; {args.config} is a {recipe.kind} recipe."
+        )
+    table = estimate_table(
+        batch=train["per_device_train_batch_size"],
+        length=train["max_length"],
+        r=recipe.configs["lora"].r,
+        precision=args.precision,
+        activation_checkpointing=train["activation_checkpointing"],
+    )
+    print(
+        f"per GPU, one micro-batch of {train['per_device_train_batch_size']} x {train['max_length']} tokens, "
+        f"{args.precision}, activation_checkpointing={train['activation_checkpointing']} (docs/SCALING.md)"
+    )
+    print(table.to_string(index=False))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ftkit", description="Fine-tuning lessons kit.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,11 +138,34 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="smoke")
     p.set_defaults(func=_refresh)
 
+    p = sub.add_parser(
+        "train", help="run a recipe (configs/*.yaml) headless; accelerate launch -m ftkit train ..."
+    )
+    p.add_argument("config", help="a recipe YAML file, e.g. configs/helmet.yaml")
+    p.add_argument("overrides", nargs="*", help="section.key=value, e.g. head.epochs=3")
+    p.add_argument("--profile", default=None, help="smoke | default | gpu (overrides the file's profile)")
+    p.add_argument("--output-dir", default=None, help="default outputs/train/<config name>")
+    p.add_argument("--resume", action="store_true", help="go on from the checkpoints in the output dir")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser(
+        "estimate", help="memory and compute per step of an SFT recipe for Qwen2.5 0.5B/1.5B/7B"
+    )
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--precision", default="bf16", choices=("bf16", "fp32"))
+    p.set_defaults(func=_estimate)
+
     from ..deploy.cli import add_serve_parser  # argparse only: serving libraries load when `serve` runs
 
     add_serve_parser(sub)
 
-    args = parser.parse_args(argv)
+    # key=value overrides may follow the options (ftkit train C.yaml --profile smoke head.epochs=3)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "overrides", None) is not None and not any(e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from ..errors import FtkitError
 
     try:
