@@ -92,7 +92,6 @@ _API = {
     ],
     "sft": ["train_sft", "response_loss", "perplexity", "generate", "compare_answers", "repetition_rate"],
     "textcls": ["TextRecipe", "train_text", "predict_proba", "text_model_for"],
-    "lessons.l05_overfit": ["set_head", "few_per_class", "overfit_table"],
     "deploy.export": [
         "export_text_model",
         "export_image_model",
