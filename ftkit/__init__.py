@@ -1,7 +1,7 @@
 """ftkit: a small kit for learning to fine-tune pretrained models in Jupyter.
 
     import ftkit
-    data   = ftkit.load_image_folder("../data_samples/helmet")
+    data   = ftkit.load_image_folder(ftkit.sample_path("helmet"))
     loaded = ftkit.load_vision("resnet18", num_classes=len(data.classes))
     ftkit.freeze(loaded.model, depth=0)                      # only the new head trains
     history = ftkit.fit(loaded.model, data.train, data.val, ftkit.TrainConfig(lr=1e-3))
@@ -9,7 +9,9 @@
 
 Names are loaded lazily: `import ftkit` is instant and has no side effects; the module
 behind a name (and torch / transformers) is imported the first time you use that name.
-The table below is the whole public API; each module is a short file worth reading.
+The table below is the whole public API of the kit; a lesson's own helpers are imported from
+its module in `ftkit.lessons` (e.g. `from ftkit.lessons.l05_overfit import set_head`).
+docs/DESIGN.md has the map of the package and a reading order.
 """
 
 from __future__ import annotations
@@ -22,15 +24,7 @@ __version__ = "0.1.0"
 
 _API = {
     "errors": ["FtkitError", "DataError", "ConfigError", "ModelError", "SaveError", "TrainingDiverged"],
-    "infra.runtime": [
-        "get_profile",
-        "seed_everything",
-        "pick_device",
-        "PROFILES",
-        "Profile",
-        "free_memory",
-        "memory_advice",
-    ],
+    "infra.runtime": ["get_profile", "seed_everything", "pick_device", "free_memory", "memory_advice"],
     "history": ["History"],
     "callbacks": ["Callback", "TrainState"],
     "config": ["TrainConfig"],
@@ -40,17 +34,13 @@ _API = {
         "load_causal_lm",
         "list_presets",
         "register_preset",
-        "preset_availability",
-        "Loaded",
-        "PRESETS",
     ],
     "infra.preset_table": ["Preset"],
-    "infra.gguf": ["cache_dir"],
     "infra.paths": ["sample_path", "lesson_path"],
     "data.images": ["load_image_folder", "load_images_for_prediction"],
     "data.image_display": ["show_samples", "preview_augmentations"],
     "data.text": ["load_text_table", "TextData", "make_imbalanced", "class_weights"],
-    "data.clean": ["careful_clean", "find_pii", "anonymise", "find_duplicates", "find_leaks"],
+    "data.clean": ["careful_clean", "anonymise", "find_leaks"],
     "data.instructions": ["load_instructions", "to_messages"],
     "data.sft_encoding": ["encode_for_sft", "build_sft_dataset", "SFTCollator", "show_masking"],
     "freeze": [
@@ -62,12 +52,10 @@ _API = {
         "unfreeze",
         "trainable_summary",
         "param_groups",
-        "set_train_mode",
     ],
     "train": ["fit", "evaluate"],
     "data.loaders": ["predict"],
-    "infra.cache": ["cache_info", "clear_cache"],
-    "diagnose": ["diagnose", "Diagnosis"],
+    "diagnose": ["diagnose"],
     "metrics": [
         "metrics_summary",
         "classification_report_df",
@@ -76,10 +64,10 @@ _API = {
         "at_threshold",
         "predict_with_threshold",
     ],
-    "plots": ["plot_history", "LivePlot", "compare_runs", "sweep_heatmap"],
+    "plots": ["plot_history", "LivePlot", "compare_runs"],
     "error_plots": ["plot_confusion", "show_mistakes", "mistakes_table", "plot_roc_pr"],
     "hf": ["HistoryCallback", "classification_metrics", "WeightedLossTrainer", "release_training_memory"],
-    "infra.io": ["save_weights", "load_weights", "load_checkpoint", "save_pretrained"],
+    "infra.io": ["save_weights", "load_weights", "save_pretrained"],
     "lora": [
         "LoraSettings",
         "lora_config",
@@ -101,12 +89,11 @@ _API = {
         "torch_text_probs",
         "torch_image_probs",
     ],
-    "deploy.modeldir": ["read_model_dir", "copy_model_dir"],
     "deploy.quantize": ["quantize_dynamic_dir", "quantize_static_dir", "cpu_flags"],
     "deploy.timing": ["compare_runtimes", "speedups"],
     "deploy.predictor": ["OnnxClassifier"],
     "deploy.client": ["ServerProcess", "load_test"],
-    "infra.results": ["write_results", "results_table"],
+    "infra.results": ["write_results"],
     "infra.doctor": ["doctor"],
     "infra.compat": ["ensure_torchvision"],
 }
