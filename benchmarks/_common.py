@@ -31,7 +31,8 @@ def shared_data_or_skip(relative: str) -> Path | None:
     path = shared_data(relative)
     if path is None:
         print(
-            f"SKIP: real data not found (../shared/datasets/{relative} or $FTKIT_SHARED_DATA); nothing measured."
+            f"SKIP: real data not found (../shared/datasets/{relative} or $FTKIT_SHARED_DATA); "
+            "nothing measured."
         )
     return path
 

@@ -29,7 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _common import shared_data  # benchmarks/_common.py
+from _common import shared_data  # benchmarks/_common.py  # noqa: E402
 
 from ftkit.freeze import freeze, restore, snapshot  # noqa: E402
 from ftkit.infra import cache  # noqa: E402
@@ -119,12 +119,14 @@ def bench_one(folder: Path, base, depth: int, epochs: int) -> dict:
 
 def table(rows: list) -> str:
     lines = [
-        "| data | depth | train images | epochs | naive s | cached s (incl. extraction) | again s (10 epochs, reused) | ratio | test acc naive | test acc cached |",
+        "| data | depth | train images | epochs | naive s | cached s (incl. extraction) "
+        "| again s (10 epochs, reused) | ratio | test acc naive | test acc cached |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['data']} | {r['depth']} | {r['train']} | {r['epochs']} | {r['naive_s']:.1f} | {r['cached_s']:.1f} | "
+            f"| {r['data']} | {r['depth']} | {r['train']} | {r['epochs']} | {r['naive_s']:.1f} | "
+            f"{r['cached_s']:.1f} | "
             f"{r['again_s']:.2f} | {r['ratio']:.1f}x | {r['acc_naive']:.4f} | {r['acc_cached']:.4f} |"
         )
     return "\n".join(lines)
@@ -151,20 +153,26 @@ def main(argv=None) -> None:
             row = bench_one(folder, base, depth, args.epochs)
             rows.append(row)
             print(
-                f"{row['data']} depth {depth}: naive {row['naive_s']:.1f} s, cached {row['cached_s']:.1f} s "
+                f"{row['data']} depth {depth}: naive {row['naive_s']:.1f} s, "
+                f"cached {row['cached_s']:.1f} s "
                 f"(again {row['again_s']:.2f} s), ratio {row['ratio']:.1f}x, test accuracy "
-                f"{row['acc_naive']:.4f} vs {row['acc_cached']:.4f}\n  {row['cache_line']}\n  {row['again_line']}",
+                f"{row['acc_naive']:.4f} vs {row['acc_cached']:.4f}\n"
+                f"  {row['cache_line']}\n  {row['again_line']}",
                 flush=True,
             )
     text = table(rows)
     print(text)
-    machine = f"{os.cpu_count()} cores, torch {torch.__version__}, {platform.machine()}, {dt.date.today().isoformat()}"
+    machine = (
+        f"{os.cpu_count()} cores, torch {torch.__version__}, {platform.machine()}, "
+        f"{dt.date.today().isoformat()}"
+    )
     if not args.no_results:
         with open(REPO / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as fh:
             fh.write(f"\n## bench_cache.py ({machine})\n\n{text}\n")
     main_row = next((r for r in rows if r["depth"] == 0 and r["data"] == "helmet_heads"), rows[0])
     print(
-        f"RESULT ratio={main_row['ratio']:.2f} cached_s={main_row['cached_s']:.2f} naive_s={main_row['naive_s']:.2f} "
+        f"RESULT ratio={main_row['ratio']:.2f} cached_s={main_row['cached_s']:.2f} "
+        f"naive_s={main_row['naive_s']:.2f} "
         f"acc_cached={main_row['acc_cached']:.4f} acc_naive={main_row['acc_naive']:.4f}"
     )
 

@@ -74,16 +74,20 @@ def append_results(res: dict, wall: float, profile: str) -> None:
     lines = [
         f"\n### lesson 01 on real helmet crops ({datetime.date.today().isoformat()}, {machine})\n",
         f"profile {profile}, model {res['model']}, {res.get('image_size')} px, augment={res.get('augment')}, "
-        f"unfreeze depth {res.get('unfreeze_depth')}, epochs {res.get('epochs_head')} head + {res.get('epochs_finetune')} fine-tune; "
+        f"unfreeze depth {res.get('unfreeze_depth')}, epochs {res.get('epochs_head')} head + "
+        f"{res.get('epochs_finetune')} fine-tune; "
         "machine shared with other jobs, so times are upper bounds.\n",
         "| recipe | test accuracy | test F1 | val accuracy | time |",
         "|---|---|---|---|---|",
         f"| head only (frozen features, linear head) | {m['head_only_test_accuracy']:.3f} | | "
         f"{m['head_only_val_accuracy']:.3f} | {m['head_time_s']:.0f} s |",
-        f"| two stages (+ top block at 10x smaller lr) | {m['test_accuracy']:.3f} | {m['test_f1_macro']:.3f} | "
+        f"| two stages (+ top block at 10x smaller lr) | {m['test_accuracy']:.3f} | "
+        f"{m['test_f1_macro']:.3f} | "
         f"{m['val_accuracy']:.3f} | {m['finetune_time_s']:.0f} s |",
-        f"| ratio two-stage / head-only accuracy | {m['test_accuracy'] / max(m['head_only_test_accuracy'], 1e-9):.3f} | | | |",
-        f"\nWhole notebook: {wall:.0f} s (goal < {GOAL_S} s). Reference: {REFERENCE_ACC} (datasets README).\n",
+        f"| ratio two-stage / head-only accuracy | "
+        f"{m['test_accuracy'] / max(m['head_only_test_accuracy'], 1e-9):.3f} | | | |",
+        f"\nWhole notebook: {wall:.0f} s (goal < {GOAL_S} s). "
+        f"Reference: {REFERENCE_ACC} (datasets README).\n",
     ]
     with open(ROOT / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
@@ -108,10 +112,12 @@ def main(argv=None) -> int:
     head, two = m["head_only_test_accuracy"], m["test_accuracy"]
     print(f"model: {res['model']} ({res.get('model_source')}), {res.get('image_size')} px")
     print(
-        f"head only : test accuracy {head:.3f} (val {m['head_only_val_accuracy']:.3f}), {m['head_time_s']:.0f} s"
+        f"head only : test accuracy {head:.3f} (val {m['head_only_val_accuracy']:.3f}), "
+        f"{m['head_time_s']:.0f} s"
     )
     print(
-        f"two stages: test accuracy {two:.3f} (val {m['val_accuracy']:.3f}), F1 {m['test_f1_macro']:.3f}, {m['finetune_time_s']:.0f} s"
+        f"two stages: test accuracy {two:.3f} (val {m['val_accuracy']:.3f}), "
+        f"F1 {m['test_f1_macro']:.3f}, {m['finetune_time_s']:.0f} s"
     )
     print(
         f"ratio two-stage / head-only accuracy: {two / max(head, 1e-9):.3f}; reference {REFERENCE_ACC}; "

@@ -85,7 +85,8 @@ def main(argv=None) -> int:
         )
 
     table = [
-        "| unfrozen blocks | BatchNorm statistics | test accuracy | val accuracy (best epoch) | first-epoch train loss | stage-2 time |",
+        "| unfrozen blocks | BatchNorm statistics | test accuracy | val accuracy (best epoch) "
+        "| first-epoch train loss | stage-2 time |",
         "|---|---|---|---|---|---|",
         f"| none (stage 1, linear head) | - | {head_acc:.4f} | | | {head_s:.0f} s |",
     ]
@@ -96,11 +97,12 @@ def main(argv=None) -> int:
     print("\n".join(table))
     if not args.no_results:
         append_results(
-            "bench_helmet_stage2.py: unfreeze depth x BatchNorm statistics (EfficientNet-Lite0, helmet_heads, 128 px)",
-            f"One stage-1 head (15 epochs, 963 train images), then {args.epochs} stage-2 epochs from the same head for each row; "
-            "depth 2 = stage7 + head_conv, depth 3 = stage6 + stage7 + head_conv (the stride-32 stage, like ResNet's layer4).\n\n"
-            + "\n".join(table)
-            + "\n",
+            "bench_helmet_stage2.py: unfreeze depth x BatchNorm statistics "
+            "(EfficientNet-Lite0, helmet_heads, 128 px)",
+            f"One stage-1 head (15 epochs, 963 train images), then {args.epochs} stage-2 epochs "
+            "from the same head for each row; "
+            "depth 2 = stage7 + head_conv, depth 3 = stage6 + stage7 + head_conv "
+            "(the stride-32 stage, like ResNet's layer4).\n\n" + "\n".join(table) + "\n",
         )
     best_row = max(rows, key=lambda r: r[3])  # chosen by validation accuracy, as a learner would
     print(

@@ -38,7 +38,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _common import shared_data  # benchmarks/_common.py
+from _common import shared_data  # benchmarks/_common.py  # noqa: E402
 
 from ftkit.data.images import load_image_folder  # noqa: E402
 from ftkit.infra.loaders import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
@@ -152,7 +152,8 @@ def main(argv=None) -> int:
         append_results(len(ys_tr), synth_acc, s2r, auc, adapted, chance, r2r, elapsed)
     print(
         f"RESULT synth_to_real_acc={s2r:.3f} chance={chance:.3f} real_to_real_acc={r2r:.3f} "
-        f"synth_to_synth_acc={synth_acc:.3f} synth_to_real_auc={auc:.3f} synth_to_real_target_std_acc={adapted:.3f}"
+        f"synth_to_synth_acc={synth_acc:.3f} synth_to_real_auc={auc:.3f} "
+        f"synth_to_real_target_std_acc={adapted:.3f}"
     )
     if tmp is not None:
         tmp.cleanup()
@@ -161,15 +162,17 @@ def main(argv=None) -> int:
 
 def append_results(n_train, synth_acc, s2r, auc, adapted, chance, r2r, elapsed) -> None:
     path = ROOT / "benchmarks" / "RESULTS.md"
-    machine = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__}".replace(
-        "  ", " "
-    )
+    machine = (
+        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, torch {torch.__version__}"
+    ).replace("  ", " ")
     lines = [
         f"\n### synthetic -> real helmet transfer ({datetime.date.today().isoformat()}, {machine})\n",
         "\nFrozen EfficientNet-Lite0 (ImageNet) features at 128 px + logistic-regression head.\n\n",
-        "| train set | n train | synth test acc | real test acc | real AUC | real acc, target-std | chance | real->real acc | time (s) |\n",
+        "| train set | n train | synth test acc | real test acc | real AUC | real acc, target-std "
+        "| chance | real->real acc | time (s) |\n",
         "|---|---|---|---|---|---|---|---|---|\n",
-        f"| procedural (ftkit.samples) | {n_train} | {synth_acc:.3f} | {s2r:.3f} | {auc:.3f} | {adapted:.3f} | {chance:.3f} | {r2r:.3f} | {elapsed:.0f} |\n",
+        f"| procedural (ftkit.samples) | {n_train} | {synth_acc:.3f} | {s2r:.3f} | {auc:.3f} | "
+        f"{adapted:.3f} | {chance:.3f} | {r2r:.3f} | {elapsed:.0f} |\n",
     ]
     with path.open("a", encoding="utf-8") as f:
         f.writelines(lines)

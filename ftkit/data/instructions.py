@@ -38,7 +38,10 @@ class InstructionData:
     format: str = ""  # "alpaca", "chat" or "alpaca+chat"
 
     def __repr__(self) -> str:
-        return f"InstructionData(train={len(self.train)}, eval={len(self.eval)}, format={self.format!r}, path={self.path!r})"
+        return (
+            f"InstructionData(train={len(self.train)}, eval={len(self.eval)}, "
+            f"format={self.format!r}, path={self.path!r})"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -85,7 +88,8 @@ def load_instructions(
     evaluation = [normalised[i] for i in order if i in held_out]
     fmt = "+".join(sorted(formats))
     print(
-        f"{path.name}: {len(records):,} records ({fmt} format); using train {len(train):,} / eval {len(evaluation):,} (seed {seed})"
+        f"{path.name}: {len(records):,} records ({fmt} format); "
+        f"using train {len(train):,} / eval {len(evaluation):,} (seed {seed})"
     )
     return InstructionData(train=train, eval=evaluation, path=str(path), format=fmt)
 
@@ -98,7 +102,7 @@ def _read_records(path: Path) -> tuple[list, list]:
     try:
         content = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DataError(f"{path} is not UTF-8 (byte {err.start}). Re-save it as UTF-8.")
+        raise DataError(f"{path} is not UTF-8 (byte {err.start}). Re-save it as UTF-8.") from None
     if not content.strip():
         raise DataError(f"{path} is empty. Check the path.")
     nonempty = [line for line in content.splitlines() if line.strip()]
@@ -110,8 +114,9 @@ def _read_records(path: Path) -> tuple[list, list]:
             data = json.loads(content)
         except json.JSONDecodeError as err:
             raise DataError(
-                f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. Fix the file there."
-            )
+                f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. "
+                "Fix the file there."
+            ) from None
         if not isinstance(data, list):
             keys = f" with keys {', '.join(map(str, list(data)[:6]))}" if isinstance(data, dict) else ""
             raise DataError(
@@ -130,7 +135,7 @@ def _read_records(path: Path) -> tuple[list, list]:
             raise DataError(
                 f"{path} line {lineno}, column {err.colno}: not valid JSON ({err.msg}). "
                 "JSON Lines needs one complete record per line."
-            )
+            ) from None
         lines.append(lineno)
     return records, lines
 
@@ -181,7 +186,8 @@ def record_to_messages(record, system, where: str) -> list:
         )
     if not record["instruction"].strip() and not (record.get("input") or "").strip():
         raise DataError(
-            f"{where} has an empty 'instruction' and 'input': there is no prompt. Fill it in or remove the record."
+            f"{where} has an empty 'instruction' and 'input': there is no prompt. "
+            "Fill it in or remove the record."
         )
     messages = []
     system_text = record.get("system") or system
@@ -216,11 +222,13 @@ def _check_chat(messages, system, where: str) -> list:
         out.append({"role": message["role"], "content": message["content"]})
     if out[-1]["role"] != "assistant":
         raise DataError(
-            f"{where}: the last message is from {out[-1]['role']!r}; it must be the assistant's response to learn."
+            f"{where}: the last message is from {out[-1]['role']!r}; "
+            "it must be the assistant's response to learn."
         )
     if not out[-1]["content"].strip():
         raise DataError(
-            f"{where} has an empty assistant response: there is nothing to learn. Fill it in or remove the record."
+            f"{where} has an empty assistant response: there is nothing to learn. "
+            "Fill it in or remove the record."
         )
     if not any(m["role"] == "user" for m in out):
         raise DataError(f"{where} has no user message. Add the question the assistant answers.")

@@ -51,7 +51,8 @@ def encode_for_sft(tokenizer, messages: list, max_length: int) -> dict:
         )
     if status == "cut":
         print(
-            f"note: the response was cut to fit max_length={max_length}; the model won't see its end-of-turn token."
+            f"note: the response was cut to fit max_length={max_length}; "
+            "the model won't see its end-of-turn token."
         )
     return encoded
 
@@ -67,7 +68,8 @@ def _encode(tokenizer, messages, max_length):
         )
     if not messages or messages[-1].get("role") != "assistant":
         raise DataError(
-            "The conversation must end with an assistant message (the response to learn). Use to_messages(record)."
+            "The conversation must end with an assistant message (the response to learn). "
+            "Use to_messages(record)."
         )
     prompt_text, response_text = _render(tokenizer, messages)
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
@@ -137,7 +139,10 @@ class SFTDataset:
         return [len(e["input_ids"]) for e in self.examples]
 
     def __repr__(self) -> str:
-        return f"SFTDataset({len(self)} examples, max_length={self.max_length}, cut={self.n_cut}, dropped={self.n_dropped})"
+        return (
+            f"SFTDataset({len(self)} examples, max_length={self.max_length}, "
+            f"cut={self.n_cut}, dropped={self.n_dropped})"
+        )
 
 
 def build_sft_dataset(tokenizer, records: list, max_length: int, system: str | None = None) -> SFTDataset:
@@ -163,7 +168,10 @@ def build_sft_dataset(tokenizer, records: list, max_length: int, system: str | N
             f"(longest {longest_prompt}). Raise max_length."
         )
     lengths = sorted(len(e["input_ids"]) for e in examples)
-    line = f"SFT examples: {len(examples):,} of {len(records):,} records, {lengths[len(lengths) // 2]} tokens median, {lengths[-1]} max"
+    line = (
+        f"SFT examples: {len(examples):,} of {len(records):,} records, "
+        f"{lengths[len(lengths) // 2]} tokens median, {lengths[-1]} max"
+    )
     if n_cut or n_dropped:
         line += (
             f"; longer than max_length={max_length}: {n_cut} responses cut at the end, "
@@ -265,9 +273,14 @@ def show_masking(tokenizer, example: dict) -> MaskingView:
     mask = [int(i) for i in _as_list(example.get("attention_mask", [1] * len(ids)))]
     real = [m == 1 for m in mask]
     trained = [label != IGNORE_INDEX for label in labels]
-    prompt_ids = [i for i, r, t in zip(ids, real, trained) if r and not t]
-    trained_ids = [i for i, r, t in zip(ids, real, trained) if r and t]
-    tokens = [(p, i, tokenizer.decode([i]), t) for p, (i, r, t) in enumerate(zip(ids, real, trained)) if r]
+    # input_ids, attention_mask and labels of one example always have one entry per position
+    prompt_ids = [i for i, r, t in zip(ids, real, trained, strict=True) if r and not t]
+    trained_ids = [i for i, r, t in zip(ids, real, trained, strict=True) if r and t]
+    tokens = [
+        (p, i, tokenizer.decode([i]), t)
+        for p, (i, r, t) in enumerate(zip(ids, real, trained, strict=True))
+        if r
+    ]
     return MaskingView(
         prompt=tokenizer.decode(prompt_ids),
         trained=tokenizer.decode(trained_ids),

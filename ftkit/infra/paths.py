@@ -64,6 +64,8 @@ def lesson_path(path):
     if isinstance(path, (list, tuple)):
         return [lesson_path(p) for p in path]
     if not isinstance(path, (str, Path)) or not str(path):
-        raise DataError(f"Expected a file or folder path, got {path!r}. Pass a string such as '../data_samples'.")
+        raise DataError(
+            f"Expected a file or folder path, got {path!r}. Pass a string such as '../data_samples'."
+        )
     path = Path(path).expanduser()
     return path if path.is_absolute() else (NOTEBOOKS / path).resolve()

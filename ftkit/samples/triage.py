@@ -3,7 +3,8 @@
     python -m ftkit.samples.triage            # rewrites data_samples/triage/*.csv and planted_defects.json
 
 Made up for teaching, NOT medical advice. Every message is written twice (English and Chinese, the same
-row id in both files) from the hand-written pieces in `triage_phrases.py` (complaints) and `triage_details.py` (people, details) and the 153 hand-written rows of
+row id in both files) from the hand-written pieces in `triage_phrases.py` (complaints) and
+`triage_details.py` (people, details) and the 153 hand-written rows of
 `legacy_*.csv` (the kit's first triage files). Classes: `urgent` (emergency care now), `soon` (a doctor
 within a few days), `routine` (self-care, a routine appointment, or an administrative question).
 
@@ -210,7 +211,8 @@ def _legacy(folder: Path) -> list[dict]:
     en = pd.read_csv(folder / "legacy_en.csv", dtype=str, keep_default_na=False)
     zh = pd.read_csv(folder / "legacy_zh.csv", dtype=str, keep_default_na=False)
     rows = []
-    for i, (a, b) in enumerate(zip(en.itertuples(), zh.itertuples()), start=1):
+    # the two legacy files hold the same rows in the same order (153 each)
+    for i, (a, b) in enumerate(zip(en.itertuples(), zh.itertuples(), strict=True), start=1):
         label = "routine" if i in LEGACY_ROUTINE else LEGACY_MAP[a.label]
         rows.append(dict(en=a.text, zh=b.text, label=label, core="", source="legacy"))
     return rows
@@ -318,7 +320,7 @@ def generate_triage(seed: int = 15, folder=None) -> tuple[pd.DataFrame, pd.DataF
         k: frame.loc[frame["defect"] == k, "id"].tolist()
         for k in ("exact_duplicate", "near_duplicate", "contradictory_label", "too_short", "pii")
     }
-    defects["pii_kinds"] = {i: k for i, k in zip(frame["id"], frame["pii"]) if k}
+    defects["pii_kinds"] = {i: k for i, k in zip(frame["id"], frame["pii"], strict=True) if k}
     defects["html_debris"] = frame.loc[
         frame["en"].str.contains("<br|&amp;|&nbsp;", regex=True)
         | frame["zh"].str.contains("<br|&nbsp;|\u200b", regex=True),

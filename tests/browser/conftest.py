@@ -101,7 +101,8 @@ def jupyter_lab(tmp_path_factory):
         while True:
             if server.poll() is not None:
                 pytest.fail(
-                    f"JupyterLab exited with code {server.returncode}:\n{(root / 'server.log').read_text()[-3000:]}"
+                    f"JupyterLab exited with code {server.returncode}:\n"
+                    f"{(root / 'server.log').read_text()[-3000:]}"
                 )
             try:
                 urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
@@ -109,7 +110,8 @@ def jupyter_lab(tmp_path_factory):
             except OSError:
                 if time.monotonic() > deadline:
                     pytest.fail(
-                        f"JupyterLab did not answer within {SERVER_START_S} s:\n{(root / 'server.log').read_text()[-3000:]}"
+                        f"JupyterLab did not answer within {SERVER_START_S} s:\n"
+                        f"{(root / 'server.log').read_text()[-3000:]}"
                     )
                 time.sleep(0.5)
         yield base, token, root / "work"

@@ -148,7 +148,7 @@ def _table(area) -> list[dict]:
     for row in table.locator("tbody tr").all():
         cells = [c.strip() for c in row.locator("td, th").all_inner_texts()]
         assert len(cells) == len(headers), f"table row {cells} does not match its header {headers}"
-        rows.append(dict(zip(headers, cells)))
+        rows.append(dict(zip(headers, cells, strict=True)))
     return rows
 
 
