@@ -16,12 +16,7 @@ from ftkit.diagnose import diagnose  # noqa: E402
 from ftkit.error_plots import mistakes_table, plot_confusion, show_mistakes  # noqa: E402
 from ftkit.errors import ConfigError, DataError  # noqa: E402
 from ftkit.history import History  # noqa: E402
-from ftkit.plots import (  # noqa: E402
-    LivePlot,
-    compare_runs,
-    plot_history,
-    sweep_heatmap,
-)
+from ftkit.plots import LivePlot, compare_runs, plot_history, sweep_heatmap  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
