@@ -217,3 +217,29 @@ def free_memory() -> None:
             ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
         except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
             pass
+
+
+def saved_tensors_mb(model, forward) -> float:
+    """MB of tensors that `forward()` keeps for the backward pass (the activations), weights excluded.
+
+    Measured with `torch.autograd.graph.saved_tensors_hooks`: every tensor autograd saves is counted
+    once (by its storage), the model's own parameters left out. `forward` is a function of no
+    arguments that runs the model and returns the loss; nothing is backpropagated."""
+    import torch
+
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen, total = set(), [0]
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in params and storage.data_ptr() not in seen:
+            seen.add(storage.data_ptr())
+            total[0] += storage.nbytes()
+        # detached: returning the tensor itself makes a saved output point back to the graph node
+        # that saved it, a cycle in C++ that no garbage collector frees (~300 MB leaked per call)
+        return tensor.detach()
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = forward()
+    del loss
+    return total[0] / 2**20

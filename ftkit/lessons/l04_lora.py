@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, FtkitError, ModelError
+from ..infra.runtime import saved_tensors_mb
 from ..lora import TARGET_PRESETS, LoraSettings, apply_lora, trainable_share
 from ..sft import compare_answers, generate, train_sft
 
@@ -239,33 +240,18 @@ def activation_memory_mb(model, batch: dict, activation_checkpointing: bool = Fa
     counted once (by its storage), the model's own weights excluded.  With activation
     (gradient) checkpointing each block keeps (almost) only its input; the rest is recomputed during
     backward.  One forward pass, no backward: cheap, and the same number every run."""
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen, total = set(), [0]
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        ptr = storage.data_ptr()
-        if ptr not in params and ptr not in seen:
-            seen.add(ptr)
-            total[0] += storage.nbytes()
-        # detached: returning the tensor itself makes a saved output point back to the graph node
-        # that saved it, a cycle in C++ that no garbage collector frees (~300 MB leaked per call)
-        return tensor.detach()
-
     inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "labels")}
     was_training = model.training
     if activation_checkpointing:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     model.train()  # checkpointing (and dropout) only act in training mode
     try:
-        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            loss = model(**inputs, use_cache=False).loss  # no generation cache while training
-        del loss
+        # no generation cache while training
+        return saved_tensors_mb(model, lambda: model(**inputs, use_cache=False).loss)
     finally:
         if activation_checkpointing:
             model.activation_checkpointing_disable()
         model.train(was_training)
-    return total[0] / 2**20
 
 
 def training_memory_table(model, batch: dict, full_model_params: int | None = None):

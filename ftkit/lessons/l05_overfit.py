@@ -22,6 +22,7 @@ from torch.utils.data import Subset
 from ..config import check_fraction, check_int
 from ..diagnose import diagnose
 from ..errors import ConfigError, DataError
+from ..infra.runtime import saved_tensors_mb
 
 __all__ = ["set_head", "few_per_class", "overfit_table", "FirstFeatures", "accumulation_check"]
 
@@ -166,24 +167,6 @@ def overfit_table(runs: dict):
     return pd.DataFrame(rows)
 
 
-def _saved_mb(model: nn.Module, loss_fn, inputs, targets) -> float:
-    """MB of tensors one forward pass keeps for the backward pass (the activations), weights excluded."""
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen, total = set(), [0]
-
-    def pack(tensor):
-        ptr = tensor.untyped_storage().data_ptr()
-        if ptr not in params and ptr not in seen:
-            seen.add(ptr)
-            total[0] += tensor.untyped_storage().nbytes()
-        return tensor.detach()  # not the tensor itself: that would make a reference cycle through the graph
-
-    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = loss_fn(model(inputs), targets)
-    del loss
-    return total[0] / 2**20
-
-
 def accumulation_check(
     model: nn.Module, inputs, targets, accumulation_steps: int | None = None, loss_fn=None
 ):
@@ -223,8 +206,8 @@ def accumulation_check(
         scale = max(w.abs().max().item() for w in whole)
         model.zero_grad(set_to_none=True)
         micro = n // steps
-        batch_mb = _saved_mb(model, loss_fn, inputs, targets)
-        micro_mb = _saved_mb(model, loss_fn, inputs[:micro], targets[:micro])
+        batch_mb = saved_tensors_mb(model, lambda: loss_fn(model(inputs), targets))
+        micro_mb = saved_tensors_mb(model, lambda: loss_fn(model(inputs[:micro]), targets[:micro]))
     finally:
         model.train(was_training)
     return {
