@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
-from .metrics import as_labels, at_threshold, curves
+from .metrics import as_labels
 from .plots import STYLE, _numpy
+from .thresholds import at_threshold, curves
 
 __all__ = ["plot_confusion", "show_mistakes", "mistakes_table", "plot_roc_pr"]
 

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .archs import BlockPlan, block_plan, explicit_plan, find_head, get_module, is_batchnorm, is_norm
-from .config import check_choice, check_int
+from .checks import check_choice, check_int
 from .errors import ConfigError
 
 __all__ = ["blocks", "max_depth", "check_depth", "freeze", "unfreeze", "mark_frozen", "frozen_blocks"]

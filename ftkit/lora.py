@@ -37,7 +37,7 @@ ensure_torchvision()  # transformers (imported through PEFT) imports torchvision
 
 import torch  # noqa: E402
 
-from .config import check_choice, check_fraction, check_int, check_positive  # noqa: E402
+from .checks import check_choice, check_fraction, check_int, check_positive  # noqa: E402
 from .errors import ConfigError, ModelError  # noqa: E402
 
 __all__ = [

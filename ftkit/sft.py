@@ -40,7 +40,7 @@ ensure_torchvision()  # transformers (imported below) imports torchvision when i
 
 import torch  # noqa: E402
 
-from .config import check_bool, check_choice, check_int, check_positive  # noqa: E402
+from .checks import check_bool, check_choice, check_int, check_positive  # noqa: E402
 from .errors import ConfigError  # noqa: E402
 from .infra.runtime import oom_guard  # noqa: E402
 

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments  # noqa: E402
 
-from .config import check_bool, check_choice, check_fraction, check_int, check_positive  # noqa: E402
+from .checks import check_bool, check_choice, check_fraction, check_int, check_positive  # noqa: E402
 from .errors import ConfigError  # noqa: E402
 from .freeze import trainable_summary  # noqa: E402
 from .hf import HistoryCallback, classification_metrics, release_training_memory  # noqa: E402

@@ -22,7 +22,7 @@ from ftkit.data.clean import (
 from ftkit.error_plots import plot_roc_pr
 from ftkit.errors import ConfigError, DataError
 from ftkit.lessons import l06_triage as triage
-from ftkit.metrics import at_threshold, curves, one_vs_rest, pick_threshold, predict_with_threshold
+from ftkit.thresholds import at_threshold, curves, one_vs_rest, pick_threshold, predict_with_threshold
 
 TRIAGE = Path(__file__).resolve().parent.parent / "data_samples" / "triage"
 VALID_ID = "110105198506121045"  # made up; check digit computed by ISO 7064 MOD 11-2

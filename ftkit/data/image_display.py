@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import ImageOps
 
-from ..config import check_choice, check_int
+from ..checks import check_choice, check_int
 from .image_files import open_rgb
 from .images import ImageData
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import check_bool, check_int
+from ..checks import check_bool, check_int
 from ..errors import DataError
 from ..infra.loaders import IMAGENET_MEAN, IMAGENET_STD
 from .image_files import check_image_file, class_files, open_rgb, scan_image_folder

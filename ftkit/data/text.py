@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..config import check_bool, check_int, check_positive
+from ..checks import check_bool, check_int, check_positive
 from ..errors import ConfigError, DataError
 from .splits import check_split, split_ratio, stratified_sample, stratified_split
 from .text_files import read_labelled, sorted_labels

@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..config import check_bool
+from ..checks import check_bool
 from ..errors import ConfigError, ModelError, SaveError
 
 __all__ = [

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..config import check_choice
+from ..checks import check_choice
 from ..errors import ConfigError
 from .gguf import load_smollm2
 from .loaders import load_efficientnet_lite0, load_minilm, load_tiny_bert, load_tiny_qwen2, load_tiny_resnet

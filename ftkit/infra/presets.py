@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import check_bool, check_choice, check_int
+from ..checks import check_bool, check_choice, check_int
 from ..errors import ConfigError, ModelError
 from . import loaders
 from .compat import ensure_torchvision

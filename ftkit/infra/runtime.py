@@ -10,7 +10,7 @@ import os
 import random
 from dataclasses import dataclass
 
-from ..config import check_choice, check_int
+from ..checks import check_choice, check_int
 from ..errors import ConfigError
 
 __all__ = [

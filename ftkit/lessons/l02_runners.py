@@ -30,7 +30,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..config import TrainConfig, check_bool, check_int
+from ..checks import check_bool, check_int
+from ..config import TrainConfig
 from ..errors import ConfigError, DataError
 from ..freeze import check_depth, freeze, max_depth, runs_in_eval, trainable_summary
 from ..history import History

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from transformers import DataCollatorWithPadding, TrainerCallback  # noqa: E402
 
-from ..config import check_fraction, check_int, check_positive  # noqa: E402
+from ..checks import check_fraction, check_int, check_positive  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
 from ..freeze import freeze, freeze_state, max_depth, param_groups, unfreeze  # noqa: E402
 from ..textcls import TextRecipe, train_text  # noqa: E402

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from ..config import check_fraction, check_int
+from ..checks import check_fraction, check_int
 from ..diagnose import diagnose
 from ..errors import ConfigError, DataError
 from ..infra.runtime import saved_tensors_mb

@@ -415,7 +415,7 @@ def worst_mistakes(texts, y_true, probs, classes, threshold: float, positive: in
     """The most confident mistakes (argmax), with p(positive) and whether the threshold rule fixes them."""
     import ftkit
 
-    from ..metrics import predict_with_threshold
+    from ..thresholds import predict_with_threshold
 
     y_true = np.asarray(y_true)
     pred = probs.argmax(axis=1)

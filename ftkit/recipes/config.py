@@ -154,7 +154,7 @@ SFT_KEYS = (
 
 def check_sft_args(values: dict, where: str = "train") -> dict:
     """train_sft's own checks, run on the keywords alone (before a model is loaded)."""
-    from ..config import check_bool, check_choice, check_int, check_positive
+    from ..checks import check_bool, check_choice, check_int, check_positive
     from ..sft import SAMPLING, _check_warmup, train_sft
 
     params = inspect.signature(train_sft).parameters

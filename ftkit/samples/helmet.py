@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..config import check_bool, check_int
+from ..checks import check_bool, check_int
 from ..errors import SaveError
 from .canvas import Canvas, blur, pick, unit
 from .helmet_headwear import NO_HELMET_WEAR
