@@ -181,12 +181,14 @@ class LoraPanel:
     def check_format(self):
         """format_ok of the tuned model on the first `format_prompts` held-out records (None: none)."""
         records = list(self.eval_records or [])[: self.format_prompts]
-        if not records or not isinstance(records[0], list):  # message lists (ftkit.load_instructions)
+        # message lists (ftkit.load_instructions) or alpaca records; token ids have no reference text
+        refs = [r[-1]["content"] if isinstance(r, list) else (r or {}).get("output") for r in records]
+        if not records or not all(isinstance(ref, str) for ref in refs):
             return None
         answers = generate(
             self.model, self.tokenizer, records, max_new_tokens=self.max_new_tokens, batch_size=len(records)
         )
-        return format_ok(answers, text_language(records[0][-1]["content"]))
+        return format_ok(answers, text_language(refs[0]))
 
     def compare(self):
         """Greedy answers of the base (adapters switched off) and the tuned model to the prompt."""
