@@ -351,9 +351,8 @@ def adapter_sizes(folders: dict, base_model=None):
         size = sum(p.numel() * p.element_size() for n, p in base.named_parameters() if "lora_" not in n)
         rows.append({"what": "a full copy of the model", "MB": size / 1e6})
     table = pd.DataFrame(rows)
-    table["share of a full copy %"] = (
-        100 * table["MB"] / table["MB"].iloc[-1] if base_model is not None else None
-    )
+    if base_model is not None:
+        table["share of a full copy %"] = 100 * table["MB"] / table["MB"].iloc[-1]
     return table.round(3)
 
 
