@@ -219,6 +219,8 @@ def test_batched_generation_answers_every_prompt_and_restores_the_padding_side()
     side = tok.padding_side
     batched = generate(loaded.model, tok, PROMPTS + ["A third prompt"], max_new_tokens=4, batch_size=2)
     assert len(batched) == 3 and tok.padding_side == side
-    assert batched == generate(loaded.model, tok, PROMPTS + ["A third prompt"], max_new_tokens=4, batch_size=2)
+    assert batched == generate(
+        loaded.model, tok, PROMPTS + ["A third prompt"], max_new_tokens=4, batch_size=2
+    )
     with pytest.raises(ConfigError, match="batch_size"):
         generate(loaded.model, tok, PROMPTS, batch_size=0)
