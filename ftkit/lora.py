@@ -50,6 +50,9 @@ __all__ = [
     "trainable_share",
     "save_adapter",
     "load_adapter",
+    "load_adapters",
+    "switch_adapters",
+    "adapter_sizes",
     "merge",
     "logits_agree",
     "Agreement",
@@ -260,11 +263,11 @@ def save_adapter(model, folder, overwrite: bool = False) -> Path:
     return folder
 
 
-def load_adapter(base_model, folder, trainable: bool = False):
+def load_adapter(base_model, folder, trainable: bool = False, adapter_name: str = "default"):
     """`PeftModel.from_pretrained(base_model, folder)`: a saved adapter on a freshly loaded base.
 
     The base must be the same model the adapter was trained on (same preset), loaded anew:
-    PEFT changes the model it is given in place.
+    PEFT changes the model it is given in place.  `adapter_name` names it (see `load_adapters`).
     """
     from peft import PeftModel
 
@@ -277,8 +280,80 @@ def load_adapter(base_model, folder, trainable: bool = False):
             "ftkit.load_text_classifier) first."
         )
     with _quiet_peft():
-        model = PeftModel.from_pretrained(base_model, str(folder), is_trainable=trainable)
+        model = PeftModel.from_pretrained(
+            base_model, str(folder), is_trainable=trainable, adapter_name=adapter_name
+        )
     return model.eval()
+
+
+def load_adapters(base_model, folders: dict):
+    """Several saved adapters on ONE base model, by name: {"en": folder, "zh": folder} -> PeftModel.
+
+    PEFT's named adapters: the first folder is loaded with `PeftModel.from_pretrained`, the others
+    with `model.load_adapter(folder, adapter_name=...)`.  The first is active; `model.set_adapter(name)`
+    switches (no copy of the base), `with model.disable_adapter():` runs the base alone.
+    """
+    if not isinstance(folders, dict) or not folders:
+        raise ConfigError(
+            'load_adapters takes a dict of names to folders, e.g. {"en": "out/en", "zh": "out/zh"}.'
+        )
+    for name, folder in folders.items():
+        if not (Path(folder) / "adapter_config.json").is_file():
+            raise ModelError(f"No adapter_config.json in {str(folder)!r} (adapter {name!r}).")
+    names = list(folders)
+    model = load_adapter(base_model, folders[names[0]], adapter_name=names[0])
+    with _quiet_peft():
+        for name in names[1:]:
+            model.load_adapter(str(folders[name]), adapter_name=name)
+    model.set_adapter(names[0])
+    return model.eval()
+
+
+def switch_adapters(model, tokenizer, prompts, rounds: int = 2, **generate_options):
+    """Answer `prompts` with each named adapter of `model` in turn, and with the base (adapters
+    disabled), `rounds` times round: returns (table, same) where the table has one row per prompt
+    and a column per adapter (+ "base"), and `same` says every adapter gave the same greedy answers
+    in every round (switching back and forth changes nothing).  The first adapter is active after."""
+    import pandas as pd
+
+    from .sft import generate, prompt_text
+
+    check_int("rounds", rounds, minimum=1)
+    names = list(model.peft_config)
+    seen = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            model.set_adapter(name)
+            seen[name].append(generate(model, tokenizer, prompts, **generate_options))
+    model.set_adapter(names[0])
+    with model.disable_adapter():
+        base = generate(model, tokenizer, prompts, **generate_options)
+    table = pd.DataFrame({"prompt": [prompt_text(p) for p in prompts], "base (adapters off)": base})
+    for name in names:
+        table[f"adapter {name}"] = seen[name][0]
+    same = all(answers == runs[0] for runs in seen.values() for answers in runs)
+    return table, same
+
+
+def adapter_sizes(folders: dict, base_model=None):
+    """MB on disk of each saved adapter (and of the base's weights in float32, when given): a table."""
+    import pandas as pd
+
+    rows = [
+        {
+            "what": f"adapter {name}",
+            "MB": sum(f.stat().st_size for f in Path(d).rglob("*") if f.is_file()) / 1e6,
+        }
+        for name, d in folders.items()
+    ]
+    if base_model is not None:
+        base = base_model.get_base_model() if hasattr(base_model, "get_base_model") else base_model
+        size = sum(p.numel() * p.element_size() for n, p in base.named_parameters() if "lora_" not in n)
+        rows.append({"what": "a full copy of the model", "MB": size / 1e6})
+    table = pd.DataFrame(rows)
+    if base_model is not None:
+        table["share of a full copy %"] = 100 * table["MB"] / table["MB"].iloc[-1]
+    return table.round(3)
 
 
 def merge(model, copy_first: bool = True):

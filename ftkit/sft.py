@@ -44,16 +44,7 @@ from .checks import check_bool, check_choice, check_int, check_positive  # noqa:
 from .errors import ConfigError  # noqa: E402
 from .infra.runtime import oom_guard  # noqa: E402
 
-__all__ = [
-    "SFTRun",
-    "train_sft",
-    "response_loss",
-    "perplexity",
-    "generate",
-    "compare_answers",
-    "repetition_rate",
-    "prompt_text",
-]
+__all__ = ["SFTRun", "train_sft", "response_loss", "perplexity", "generate", "compare_answers", "prompt_text"]
 
 SAMPLING = ("group_by_length", "random")  # TrainingArguments.train_sampling_strategy values ftkit explains
 
@@ -364,13 +355,17 @@ def generate(
     repetition_penalty: float | None = None,
     seed: int = 0,
     system: str | None = None,
+    batch_size: int = 1,
 ) -> list:
     """Answer each prompt (a user string, an alpaca record or messages) with the chat template.
 
     temperature=None means greedy decoding: always the most likely next token, so the same
     model gives the same answer every time (what we compare before/after and after reloading).
     temperature > 0 samples (with `top_p`, seeded by `seed`); repetition_penalty > 1 makes
-    tokens already written less likely.  Prompts run one at a time: no padding subtleties.
+    tokens already written less likely.  batch_size > 1 answers that many prompts per call
+    (padded on the left, so every answer starts right after its prompt): ~3x faster on a CPU for
+    a dozen short answers; the padding can change the last digits of the scores, so a greedy
+    answer may differ from the unbatched one.  Compare answers made with the same batch_size.
     """
     if isinstance(prompts, (str, dict)):
         prompts = [prompts]
@@ -394,19 +389,25 @@ def generate(
         )
     if repetition_penalty is not None:
         options["repetition_penalty"] = repetition_penalty
-    answers = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for prompt in prompts:
-            text = tokenizer.apply_chat_template(
-                _prompt_messages(prompt, system), tokenize=False, add_generation_prompt=True
-            )
-            enc = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(device)
-            out = model.generate(**enc, **options)
-            answers.append(
-                tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True).strip()
-            )
-    model.train(was_training)
+    check_int("batch_size", batch_size, minimum=1)
+    texts = [
+        tokenizer.apply_chat_template(_prompt_messages(p, system), tokenize=False, add_generation_prompt=True)
+        for p in prompts
+    ]
+    answers, side = [], tokenizer.padding_side
+    tokenizer.padding_side = "left"  # generation continues each row's last token: no padding after it
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for i in range(0, len(texts), batch_size):
+                enc = tokenizer(
+                    texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+                ).to(device)
+                out = model.generate(**enc, **options)[:, enc["input_ids"].shape[1] :]
+                answers += [a.strip() for a in tokenizer.batch_decode(out, skip_special_tokens=True)]
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
     return answers
 
 
@@ -432,14 +433,3 @@ def compare_answers(base, tuned, tokenizer, prompts, expected: list | None = Non
     if expected is not None:
         table["expected"] = list(expected)
     return table
-
-
-def repetition_rate(text: str, n: int = 3) -> float:
-    """Share of the word n-grams in `text` that already appeared earlier in it (0 = no loops).
-
-    "the cat sat. the cat sat. the cat sat." -> 0.57: 4 of its 7 three-word sequences are repeats."""
-    words = text.split()
-    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    if not grams:
-        return 0.0
-    return 1 - len(set(grams)) / len(grams)

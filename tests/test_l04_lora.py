@@ -108,3 +108,14 @@ def test_qlora_note_says_whether_this_machine_can_run_it():
     ready = torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
     assert "BitsAndBytesConfig" in note and "apply_lora" in note
     assert ("this machine can run it" in note) == ready and ("not here" in note) == (not ready)
+
+
+def test_panel_run_reports_format_ok_of_held_out_answers():
+    pytest.importorskip("ipywidgets")
+
+    panel = LoraPanel(
+        lambda: load_causal_lm("tiny-qwen2", seed=0), RECORDS, RECORDS, max_steps=1, max_new_tokens=4
+    )
+    assert panel.train() is not None
+    assert panel.format_ok == 0.0  # a random tiny model writes no safety note
+    assert "format_ok 0.00" in panel.status.value

@@ -11,12 +11,15 @@ from ftkit.errors import ConfigError, ModelError, SaveError
 from ftkit.infra.presets import load_causal_lm, load_text_classifier
 from ftkit.lora import (
     LoraSettings,
+    adapter_sizes,
     apply_lora,
     linear_module_names,
     load_adapter,
+    load_adapters,
     logits_agree,
     merge,
     save_adapter,
+    switch_adapters,
     trainable_share,
 )
 from ftkit.sft import generate, train_sft
@@ -197,3 +200,29 @@ def test_seq_cls_lora_save_reload_identical(sentiment, tmp_path):
     assert logits_agree(peft_model, merge(peft_model), dict(batch), atol=1e-5)  # (batch x classes) logits
     with pytest.raises(ModelError):
         load_adapter(tiny_bert(sentiment).model, tmp_path)
+
+
+def test_two_named_adapters_on_one_base_switch_back_and_forth(trained, tmp_path):
+    loaded, model = trained
+    first = save_adapter(model, tmp_path / "first")
+    other = apply_lora(tiny().model, LoraSettings(r=4, lora_alpha=16, seed=1), verbose=False)
+    fast = dict(per_device_train_batch_size=2, gradient_accumulation_steps=1, max_length=64, verbose=False)
+    train_sft(other, loaded.tokenizer, RECORDS[1:2] * 4, None, max_steps=3, learning_rate=5e-2, **fast)
+    second = save_adapter(other, tmp_path / "second")
+    own = {
+        "first": generate(model, loaded.tokenizer, PROMPTS, max_new_tokens=6),
+        "second": generate(other, loaded.tokenizer, PROMPTS, max_new_tokens=6),
+    }
+    assert own["first"] != own["second"]  # two different adapters, or the switch test proves nothing
+    both = load_adapters(tiny().model, {"first": first, "second": second})
+    assert sorted(both.peft_config) == ["first", "second"] and both.active_adapter == "first"
+    table, same = switch_adapters(both, loaded.tokenizer, PROMPTS, rounds=2, max_new_tokens=6)
+    assert same and table["adapter first"].tolist() == own["first"]
+    assert table["adapter second"].tolist() == own["second"]
+    base = generate(tiny().model, loaded.tokenizer, PROMPTS, max_new_tokens=6)
+    assert table["base (adapters off)"].tolist() == base
+    sizes = adapter_sizes({"first": first, "second": second}, both)
+    assert sizes["what"].tolist() == ["adapter first", "adapter second", "a full copy of the model"]
+    assert (sizes["MB"][:2] < sizes["MB"][2]).all()
+    with pytest.raises(ModelError, match="second"):
+        load_adapters(tiny().model, {"first": first, "second": tmp_path})

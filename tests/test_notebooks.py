@@ -14,7 +14,17 @@ METRICS = {
     "01_helmet_classifier": ("test_accuracy", "test_f1_macro", "val_accuracy"),
     "02_freeze_lr_lab": ("test_accuracy", "test_f1_macro", "val_accuracy"),
     "03_bert_sentiment": ("eval_accuracy", "eval_f1_macro"),
-    "04_qwen_lora": ("eval_loss_before", "eval_loss_after", "reload_identical", "peak_rss_mb"),
+    "04_qwen_lora": (
+        "eval_loss_before",
+        "eval_loss_after",
+        "reload_identical",
+        "peak_rss_mb",
+        "format_ok_before",
+        "format_ok_after",
+        "rougeL_before",
+        "rougeL_after",
+        "adapters_switch_ok",
+    ),
     "05_overfitting_lab": (
         "test_accuracy",
         "test_f1_macro",

@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from ftkit.errors import ConfigError
+from ftkit.gen_eval import repetition_rate
 from ftkit.infra.presets import load_causal_lm
 from ftkit.infra.runtime import memory_advice, oom_guard
 from ftkit.lora import LoraSettings, apply_lora
-from ftkit.sft import compare_answers, generate, perplexity, repetition_rate, response_loss, train_sft
+from ftkit.sft import compare_answers, generate, perplexity, response_loss, train_sft
 
 RECORDS = [  # a tiny repeated set: a few steps must lower the loss on it
     {
@@ -210,3 +211,16 @@ def test_generation_helpers():
     with pytest.raises(ConfigError, match="answers"):
         compare_answers(answers[:1], answers, loaded.tokenizer, PROMPTS)
     assert repetition_rate("the cat sat. the cat sat. the cat sat.") == pytest.approx(4 / 7)
+
+
+def test_batched_generation_answers_every_prompt_and_restores_the_padding_side():
+    loaded = tiny()
+    tok = loaded.tokenizer
+    side = tok.padding_side
+    batched = generate(loaded.model, tok, PROMPTS + ["A third prompt"], max_new_tokens=4, batch_size=2)
+    assert len(batched) == 3 and tok.padding_side == side
+    assert batched == generate(
+        loaded.model, tok, PROMPTS + ["A third prompt"], max_new_tokens=4, batch_size=2
+    )
+    with pytest.raises(ConfigError, match="batch_size"):
+        generate(loaded.model, tok, PROMPTS, batch_size=0)

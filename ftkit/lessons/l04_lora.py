@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, FtkitError, ModelError
+from ..gen_eval import format_ok, text_language
 from ..infra.runtime import saved_tensors_mb
 from ..lora import TARGET_PRESETS, LoraSettings, apply_lora, trainable_share
 from ..sft import compare_answers, generate, train_sft
@@ -56,6 +57,7 @@ class LoraPanel:
         max_length: int = 256,
         seed: int = 0,
         max_new_tokens: int = 60,
+        format_prompts: int = 8,
     ):
         import ipywidgets as w
 
@@ -69,6 +71,9 @@ class LoraPanel:
             seed=seed,
         )
         self.max_new_tokens = max_new_tokens  # answers in the compare table: a safety note fits in ~50 tokens
+        # held-out prompts answered after each run for its format_ok: 8 batched answers take ~10 s here
+        self.format_prompts = format_prompts
+        self.format_ok = None  # the last run's share of held-out answers in the safety-note format
         self.model = self.tokenizer = self.run = None  # filled by the last Train click
         style = {"description_width": "110px"}
         self.rank = w.Dropdown(
@@ -160,9 +165,11 @@ class LoraPanel:
                     **config,
                 )
             loss = self.run.final_eval_loss
+            self.format_ok = self.check_format()
             self.status.value = (
                 f"Done in {self.run.time_s:.0f} s"
                 + (f", eval loss {loss:.3f}" if loss is not None else "")
+                + (f", format_ok {self.format_ok:.2f}" if self.format_ok is not None else "")
                 + ". Type a prompt below and compare."
             )
         except FtkitError as err:
@@ -171,6 +178,18 @@ class LoraPanel:
             self.train_button.disabled = False
             self.compare_button.disabled = self.model is None
         return self.run
+
+    def check_format(self):
+        """format_ok of the tuned model on the first `format_prompts` held-out records (None: none)."""
+        records = list(self.eval_records or [])[: self.format_prompts]
+        # message lists (ftkit.load_instructions) or alpaca records; token ids have no reference text
+        refs = [r[-1]["content"] if isinstance(r, list) else (r or {}).get("output") for r in records]
+        if not records or not all(isinstance(ref, str) for ref in refs):
+            return None
+        answers = generate(
+            self.model, self.tokenizer, records, max_new_tokens=self.max_new_tokens, batch_size=len(records)
+        )
+        return format_ok(answers, text_language(refs[0]))
 
     def compare(self):
         """Greedy answers of the base (adapters switched off) and the tuned model to the prompt."""
