@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from tiny_data import SENTIMENT_CSV, tiny_bert
 
 from ftkit.data.text import load_text_table
 from ftkit.errors import ConfigError
 from ftkit.freeze import max_depth
-from ftkit.infra.presets import load_text_classifier
 from ftkit.lessons import l03_sentiment as l03
 from ftkit.textcls import TextRecipe, train_text
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "sentiment" / "sentiment_en.csv"
 
 
 @pytest.fixture(autouse=True)
@@ -27,20 +23,16 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def data():
-    return load_text_table(SAMPLE, max_rows=40, seed=0, split=(0.6, 0.2, 0.2))
-
-
-def tiny(data, seed=0):
-    return load_text_classifier("tiny-bert", num_labels=2, id2label=data.id2label, seed=seed)
+    return load_text_table(SENTIMENT_CSV, max_rows=40, seed=0, split=(0.6, 0.2, 0.2))
 
 
 @pytest.fixture(scope="module")
 def ds(data):
-    return data.to_hf(tiny(data).tokenizer, max_length=64)
+    return data.to_hf(tiny_bert(data).tokenizer, max_length=64)
 
 
 def test_layerwise_optimizer_groups(data):
-    model = tiny(data).model
+    model = tiny_bert(data).model
     opt = l03.layerwise_optimizer(model, head_lr=5e-4, encoder_lr=1e-5, weight_decay=0.01)
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
     assert (
@@ -57,7 +49,7 @@ def test_layerwise_optimizer_groups(data):
 
 
 def test_freezing_strategies_depths(data):
-    model = tiny(data).model  # blocks: embeddings, 2 encoder layers, pooler
+    model = tiny_bert(data).model  # blocks: embeddings, 2 encoder layers, pooler
     assert max_depth(model) == 4
     assert l03.freezing_strategies(model, frozen_layers=3) == {
         "full fine-tuning": 4,
@@ -68,7 +60,7 @@ def test_freezing_strategies_depths(data):
 
 
 def test_progressive_unfreezing_trains_only_unfrozen_blocks(data, ds, tmp_path):
-    model = tiny(data).model
+    model = tiny_bert(data).model
     before = {k: v.clone() for k, v in model.state_dict().items()}
     from ftkit.freeze import freeze
 
@@ -79,7 +71,7 @@ def test_progressive_unfreezing_trains_only_unfrozen_blocks(data, ds, tmp_path):
     progressive = l03.ProgressiveUnfreezing(blocks_per_epoch=1)
     train_text(
         model,
-        tiny(data).tokenizer,
+        tiny_bert(data).tokenizer,
         ds,
         TextRecipe(num_train_epochs=2, learning_rate=1e-3),
         "progressive",
@@ -103,7 +95,7 @@ def test_progressive_unfreezing_trains_only_unfrozen_blocks(data, ds, tmp_path):
 
 
 def test_set_dropout(data):
-    loaded = tiny(data)
+    loaded = tiny_bert(data)
     assert l03.set_dropout(loaded.model, 0.3) > 0
     assert all(m.p == 0.3 for m in loaded.model.modules() if isinstance(m, torch.nn.Dropout))
     with pytest.raises(ConfigError):
@@ -111,7 +103,7 @@ def test_set_dropout(data):
 
 
 def test_time_padding_reports_both_sides(data):
-    loaded = tiny(data)
+    loaded = tiny_bert(data)
     state = {k: v.clone() for k, v in loaded.model.state_dict().items()}
     r = l03.time_padding(loaded.model, loaded.tokenizer, data.train["text"][:8], max_length=128, batch_size=4)
     assert r["max_length_mean_length"] == 128 and r["dynamic_mean_length"] < 128
@@ -120,6 +112,6 @@ def test_time_padding_reports_both_sides(data):
 
 
 def test_classifier_from_encoder_reports_missing_head(data, tmp_path):
-    model, info = l03.classifier_from_encoder(tiny(data).model, tmp_path / "enc", data.id2label)
+    model, info = l03.classifier_from_encoder(tiny_bert(data).model, tmp_path / "enc", data.id2label)
     assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight"]
     assert model.config.id2label == data.id2label

@@ -1,14 +1,13 @@
 """ftkit.lora on the tiny random Qwen2 and BERT (seconds): counts, settings, save/reload, merge, SEQ_CLS."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from tiny_data import PROMPTS, RECORDS, SENTIMENT_CSV, tiny_qwen2
 
 from ftkit.data.text import load_text_table
 from ftkit.errors import ConfigError, ModelError, SaveError
-from ftkit.infra.presets import load_causal_lm, load_text_classifier
+from ftkit.infra.presets import load_text_classifier
 from ftkit.lora import (
     LoraSettings,
     adapter_sizes,
@@ -25,21 +24,6 @@ from ftkit.lora import (
 from ftkit.sft import generate, train_sft
 from ftkit.textcls import predict_proba
 
-RECORDS = [  # a tiny repeated set: a few steps must lower the loss on it
-    {
-        "instruction": "Write a safety note.",
-        "input": "A ladder is broken.",
-        "output": "RISK: HIGH\nHAZARD: Falling.\nACTION: Remove the ladder.\nWHO: Site supervisor",
-    },
-    {
-        "instruction": "Write a safety note.",
-        "input": "A spill in the kitchen.",
-        "output": "RISK: MEDIUM\nHAZARD: Slipping.\nACTION: Mop the floor.\nWHO: Kitchen manager",
-    },
-] * 2
-PROMPTS = ["Write a safety note.\n\nA cable is frayed.", "Hello"]
-SENTIMENT = Path(__file__).resolve().parents[1] / "data_samples" / "sentiment" / "sentiment_en.csv"
-
 
 @pytest.fixture(autouse=True)
 def _threads():
@@ -49,12 +33,8 @@ def _threads():
     torch.set_num_threads(old)
 
 
-def tiny():
-    return load_causal_lm("tiny-qwen2", seed=0)
-
-
 def test_trainable_share_matches_hand_count():
-    loaded = tiny()
+    loaded = tiny_qwen2()
     cfg = loaded.model.config
     head_dim = cfg.hidden_size // cfg.num_attention_heads
     d, q_out, v_out, r = (
@@ -77,7 +57,7 @@ def test_trainable_share_matches_hand_count():
 
 
 def test_all_linear_adapts_every_block_linear_but_not_the_head():
-    loaded = tiny()
+    loaded = tiny_qwen2()
     assert linear_module_names(loaded.model) == [
         "q_proj",
         "k_proj",
@@ -110,7 +90,7 @@ def test_bad_settings_raise_config_error(kwargs, fragment):
 
 
 def test_unknown_target_module_lists_the_available_names():
-    loaded = tiny()
+    loaded = tiny_qwen2()
     with pytest.raises(ConfigError) as info:
         apply_lora(loaded.model, LoraSettings(target_modules=["query", "v_proj"]))
     message = str(info.value)
@@ -122,7 +102,7 @@ def test_unknown_target_module_lists_the_available_names():
 def trained():
     """(loaded, peft model) after 3 training steps: shared by the tests that only read it."""
     torch.set_num_threads(1)
-    loaded = tiny()
+    loaded = tiny_qwen2()
     model = apply_lora(loaded.model, LoraSettings(lora_dropout=0.1, seed=0), verbose=False)
     fast = dict(per_device_train_batch_size=2, gradient_accumulation_steps=1, max_length=64, verbose=False)
     train_sft(model, loaded.tokenizer, RECORDS, RECORDS[:2], max_steps=3, learning_rate=1e-2, **fast)
@@ -137,11 +117,11 @@ def test_save_reload_gives_identical_logits_and_generations(trained, tmp_path):
     assert (folder / "adapter_model.safetensors").is_file()
     with pytest.raises(SaveError):
         save_adapter(model, folder)  # never overwrite without being asked
-    reloaded = load_adapter(tiny().model, folder)
+    reloaded = load_adapter(tiny_qwen2().model, folder)
     assert torch.equal(model(input_ids=ids).logits, reloaded(input_ids=ids).logits)
     assert generate(reloaded, loaded.tokenizer, PROMPTS, max_new_tokens=6) == answers
     with pytest.raises(ModelError):
-        load_adapter(tiny().model, tmp_path)
+        load_adapter(tiny_qwen2().model, tmp_path)
 
 
 def test_merged_model_agrees_with_adapter_model(trained):
@@ -159,7 +139,7 @@ def test_merged_model_agrees_with_adapter_model(trained):
 # ---- SEQ_CLS: a BERT classifier (lesson 03) ---------------------------------------------------
 @pytest.fixture(scope="module")
 def sentiment():
-    return load_text_table(SENTIMENT, max_rows=40, seed=0, split=(0.6, 0.2, 0.2))
+    return load_text_table(SENTIMENT_CSV, max_rows=40, seed=0, split=(0.6, 0.2, 0.2))
 
 
 def tiny_bert(data, seed=0):
@@ -205,7 +185,7 @@ def test_seq_cls_lora_save_reload_identical(sentiment, tmp_path):
 def test_two_named_adapters_on_one_base_switch_back_and_forth(trained, tmp_path):
     loaded, model = trained
     first = save_adapter(model, tmp_path / "first")
-    other = apply_lora(tiny().model, LoraSettings(r=4, lora_alpha=16, seed=1), verbose=False)
+    other = apply_lora(tiny_qwen2().model, LoraSettings(r=4, lora_alpha=16, seed=1), verbose=False)
     fast = dict(per_device_train_batch_size=2, gradient_accumulation_steps=1, max_length=64, verbose=False)
     train_sft(other, loaded.tokenizer, RECORDS[1:2] * 4, None, max_steps=3, learning_rate=5e-2, **fast)
     second = save_adapter(other, tmp_path / "second")
@@ -214,15 +194,15 @@ def test_two_named_adapters_on_one_base_switch_back_and_forth(trained, tmp_path)
         "second": generate(other, loaded.tokenizer, PROMPTS, max_new_tokens=6),
     }
     assert own["first"] != own["second"]  # two different adapters, or the switch test proves nothing
-    both = load_adapters(tiny().model, {"first": first, "second": second})
+    both = load_adapters(tiny_qwen2().model, {"first": first, "second": second})
     assert sorted(both.peft_config) == ["first", "second"] and both.active_adapter == "first"
     table, same = switch_adapters(both, loaded.tokenizer, PROMPTS, rounds=2, max_new_tokens=6)
     assert same and table["adapter first"].tolist() == own["first"]
     assert table["adapter second"].tolist() == own["second"]
-    base = generate(tiny().model, loaded.tokenizer, PROMPTS, max_new_tokens=6)
+    base = generate(tiny_qwen2().model, loaded.tokenizer, PROMPTS, max_new_tokens=6)
     assert table["base (adapters off)"].tolist() == base
     sizes = adapter_sizes({"first": first, "second": second}, both)
     assert sizes["what"].tolist() == ["adapter first", "adapter second", "a full copy of the model"]
     assert (sizes["MB"][:2] < sizes["MB"][2]).all()
     with pytest.raises(ModelError, match="second"):
-        load_adapters(tiny().model, {"first": first, "second": tmp_path})
+        load_adapters(tiny_qwen2().model, {"first": first, "second": tmp_path})

@@ -2,27 +2,14 @@
 
 import pytest
 import torch
+from tiny_data import PROMPTS, RECORDS, tiny_qwen2
 
 from ftkit.errors import ConfigError
 from ftkit.gen_eval import repetition_rate
-from ftkit.infra.presets import load_causal_lm
 from ftkit.infra.runtime import memory_advice, oom_guard
 from ftkit.lora import LoraSettings, apply_lora
 from ftkit.sft import compare_answers, generate, perplexity, response_loss, train_sft
 
-RECORDS = [  # a tiny repeated set: a few steps must lower the loss on it
-    {
-        "instruction": "Write a safety note.",
-        "input": "A ladder is broken.",
-        "output": "RISK: HIGH\nHAZARD: Falling.\nACTION: Remove the ladder.\nWHO: Site supervisor",
-    },
-    {
-        "instruction": "Write a safety note.",
-        "input": "A spill in the kitchen.",
-        "output": "RISK: MEDIUM\nHAZARD: Slipping.\nACTION: Mop the floor.\nWHO: Kitchen manager",
-    },
-] * 2
-PROMPTS = ["Write a safety note.\n\nA cable is frayed.", "Hello"]
 FAST = dict(
     per_device_train_batch_size=2, gradient_accumulation_steps=1, max_length=64, eval_steps=2, verbose=False
 )
@@ -36,12 +23,8 @@ def _threads():
     torch.set_num_threads(old)
 
 
-def tiny():
-    return load_causal_lm("tiny-qwen2", seed=0)
-
-
 def _train(seed=0, steps=3):
-    loaded = tiny()
+    loaded = tiny_qwen2()
     model = apply_lora(loaded.model, LoraSettings(lora_dropout=0.1, seed=seed), verbose=False)
     run = train_sft(
         model, loaded.tokenizer, RECORDS, RECORDS[:2], max_steps=steps, learning_rate=1e-2, seed=seed, **FAST
@@ -69,7 +52,7 @@ def test_training_lowers_loss_and_repeats_exactly(trained):
 
 
 def test_response_loss_counts_only_the_response():
-    loaded = tiny()
+    loaded = tiny_qwen2()
     short = response_loss(loaded.model, loaded.tokenizer, RECORDS[:1], max_length=64)
     # the same record with a much longer prompt: only the response is scored, so it barely moves
     long_prompt = dict(RECORDS[0], instruction="Write a safety note. " * 5)
@@ -79,7 +62,7 @@ def test_response_loss_counts_only_the_response():
 
 
 def test_response_loss_does_not_depend_on_batching():
-    loaded = tiny()
+    loaded = tiny_qwen2()
     # records of very different lengths: batched together they get padded; padding must not count
     mixed = RECORDS[:2] + [
         dict(RECORDS[0], instruction="Write a safety note. " * 6),
@@ -96,7 +79,7 @@ def test_response_loss_matches_the_models_own_loss(monkeypatch):
     import ftkit.sft as sft
     from ftkit.data.sft_encoding import SFTCollator, build_sft_dataset
 
-    loaded = tiny()
+    loaded = tiny_qwen2()
     tok = loaded.tokenizer
     batch = SFTCollator(tok)(build_sft_dataset(tok, RECORDS[:3], 128).examples)
     with torch.no_grad():
@@ -123,7 +106,7 @@ def test_group_by_length_batches_similar_lengths():
 
     from ftkit.data.sft_encoding import build_sft_dataset
 
-    loaded = tiny()
+    loaded = tiny_qwen2()
     # 112 records: the Trainer sorts by length inside shuffled chunks of ~len/4 records (at most 50 batches)
     records = [dict(RECORDS[i % 2], input="A cable is frayed. " * (1 + i % 7)) for i in range(112)]
     ds = build_sft_dataset(loaded.tokenizer, records, max_length=128)
@@ -158,7 +141,7 @@ def test_oom_becomes_one_line_advice():
 
 
 def test_train_sft_refuses_a_frozen_model():
-    loaded = tiny()
+    loaded = tiny_qwen2()
     for p in loaded.model.parameters():
         p.requires_grad_(False)
     with pytest.raises(ConfigError, match="apply_lora"):
@@ -193,7 +176,7 @@ def test_warmup_share_is_rounded_to_whole_steps(monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "train", stop)
-    loaded = tiny()
+    loaded = tiny_qwen2()
     model = apply_lora(loaded.model, LoraSettings(), verbose=False)
     with pytest.raises(KeyboardInterrupt):
         train_sft(model, loaded.tokenizer, RECORDS, max_steps=30, warmup_steps=0.1, **FAST)
@@ -201,7 +184,7 @@ def test_warmup_share_is_rounded_to_whole_steps(monkeypatch):
 
 
 def test_generation_helpers():
-    loaded = tiny()
+    loaded = tiny_qwen2()
     answers = generate(loaded.model, loaded.tokenizer, PROMPTS, max_new_tokens=4)
     assert len(answers) == 2 and answers == generate(
         loaded.model, loaded.tokenizer, PROMPTS, max_new_tokens=4
@@ -214,7 +197,7 @@ def test_generation_helpers():
 
 
 def test_batched_generation_answers_every_prompt_and_restores_the_padding_side():
-    loaded = tiny()
+    loaded = tiny_qwen2()
     tok = loaded.tokenizer
     side = tok.padding_side
     batched = generate(loaded.model, tok, PROMPTS + ["A third prompt"], max_new_tokens=4, batch_size=2)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from tiny_data import SENTIMENT_CSV, tiny_bert
 
 from ftkit.data.text import load_text_table
 from ftkit.errors import ConfigError
-from ftkit.infra.presets import load_text_classifier
 from ftkit.textcls import TextRecipe, is_chinese, predict_proba, text_model_for, train_text, training_args
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "sentiment" / "sentiment_en.csv"
 
 
 @pytest.fixture(autouse=True)
@@ -26,16 +22,12 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def data():
-    return load_text_table(SAMPLE, max_rows=40, seed=0, split=(0.6, 0.2, 0.2))
-
-
-def tiny(data, seed=0):
-    return load_text_classifier("tiny-bert", num_labels=2, id2label=data.id2label, seed=seed)
+    return load_text_table(SENTIMENT_CSV, max_rows=40, seed=0, split=(0.6, 0.2, 0.2))
 
 
 @pytest.fixture(scope="module")
 def ds(data):
-    return data.to_hf(tiny(data).tokenizer, max_length=64)
+    return data.to_hf(tiny_bert(data).tokenizer, max_length=64)
 
 
 def test_recipe_validates_and_replaces():
@@ -83,7 +75,7 @@ def test_text_model_for_picks_chinese_bert_for_chinese_text(capsys):
 def test_train_text_is_deterministic(data, ds, tmp_path):
     runs = []
     for i in range(2):
-        loaded = tiny(data)
+        loaded = tiny_bert(data)
         run = train_text(
             loaded.model,
             loaded.tokenizer,
@@ -104,7 +96,7 @@ def test_train_text_is_deterministic(data, ds, tmp_path):
 
 
 def test_train_text_frees_the_optimizer_state_but_keeps_a_working_model(data, ds, tmp_path):
-    loaded = tiny(data)
+    loaded = tiny_bert(data)
     run = train_text(
         loaded.model,
         loaded.tokenizer,
@@ -120,7 +112,7 @@ def test_train_text_frees_the_optimizer_state_but_keeps_a_working_model(data, ds
         run.metrics["eval_loss"]
     )  # the model still works
     lean = train_text(
-        tiny(data).model,
+        tiny_bert(data).model,
         loaded.tokenizer,
         ds,
         TextRecipe(num_train_epochs=1, learning_rate=1e-3),
@@ -136,7 +128,7 @@ def test_release_training_memory_reports_what_it_freed(data, ds, tmp_path):
 
     from ftkit.hf import release_training_memory
 
-    loaded = tiny(data)
+    loaded = tiny_bert(data)
     args = TrainingArguments(str(tmp_path), num_train_epochs=1, report_to=[], disable_tqdm=True)
     trainer = Trainer(
         model=loaded.model,
@@ -152,7 +144,7 @@ def test_release_training_memory_reports_what_it_freed(data, ds, tmp_path):
 
 
 def test_predict_proba(data):
-    loaded = tiny(data)
+    loaded = tiny_bert(data)
     loaded.model.train()  # predict_proba switches to eval mode itself (and back)
     probs = predict_proba(loaded.model, loaded.tokenizer, data.test["text"])
     assert probs.shape == (len(data.test), 2) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
