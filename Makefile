@@ -17,7 +17,7 @@ PORT     ?= 8888
 OUT      ?= outputs/lessons
 PROFILE  ?= default
 
-.PHONY: setup lab test lint unit notebooks browser lessons samples bench doctor clean
+.PHONY: setup lab test lint unit notebooks browser lessons refresh samples bench doctor clean
 
 setup: $(STAMP)
 
@@ -53,7 +53,7 @@ unit: setup
 	FTKIT_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests --ignore=tests/browser
 
 notebooks: setup
-	FTKIT_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest -q --nbval-lax notebooks \
+	FTKIT_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest -q --nbval-lax notebooks solutions \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env
 
 browser: setup
@@ -63,6 +63,10 @@ browser: setup
 # Run every lesson headless (papermill) on PROFILE and print a results table.
 lessons: setup
 	$(PY) -m ftkit lessons --profile $(PROFILE) --out $(OUT)
+
+# Store a full default-profile run in every lesson whose code changed (tests/test_stored_outputs.py).
+refresh: setup
+	$(PY) -m ftkit refresh
 
 samples: setup
 	$(PY) -m ftkit samples

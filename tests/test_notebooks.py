@@ -84,18 +84,18 @@ def test_one_parameters_cell_that_papermill_can_read(book):
     assert names <= set(papermill.inspect_notebook(str(path)))
 
 
-def test_outputs_only_in_checked_cells_and_those_are_runnable_references(book):
+def test_checked_cells_are_runnable_references(book):
     _, nb = book
     checked = [c for c in _code(nb) if _checked(c)]
     assert checked, "each lesson checks at least one profile-independent output"
     for cell in checked:
         assert cell.outputs and cell.execution_count is not None  # nbval: "unrun reference cell" otherwise
-    assert not any(c.outputs for c in _code(nb) if not _checked(c))
 
 
-def test_last_code_cell_writes_the_promised_metrics(book):
+def test_the_lesson_ends_with_a_cell_that_writes_the_promised_metrics(book):
     path, nb = book
-    last = _code(nb)[-1].source
+    lesson = [c for c in _code(nb) if "exercise" not in c.metadata.get("tags", [])]
+    last = lesson[-1].source
     assert "write_results(" in last
     for key in METRICS[path.stem]:
         assert f'"{key}"' in last or f"{key}=" in last, f"{path.stem} does not write metrics.{key}"

@@ -47,11 +47,16 @@ def _lessons(args) -> int:
 
 
 def _refresh(args) -> int:
-    from .run_lessons import refresh_checked_outputs
+    from .paths import repo_root
+    from .run_lessons import stale_notebooks, store_outputs
 
-    for nb in args.notebooks:
-        refresh_checked_outputs(Path(nb), profile=args.profile)
-        print(f"refreshed checked outputs of {nb}")
+    books = [Path(nb) for nb in args.notebooks] or stale_notebooks(repo_root() / "notebooks")
+    if not books:
+        print("every lesson's stored outputs match its code")
+    for nb in books:
+        print(f"== {nb} (profile {args.profile})", flush=True)
+        store_outputs(nb, profile=args.profile)
+        print(f"   stored its outputs ({nb.stat().st_size / 1e6:.2f} MB)", flush=True)
     return 0
 
 
@@ -133,9 +138,11 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="default")
     p.set_defaults(func=_warmup)
 
-    p = sub.add_parser("refresh", help="re-execute notebooks and keep only their checked outputs")
-    p.add_argument("notebooks", nargs="+")
-    p.add_argument("--profile", default="smoke")
+    p = sub.add_parser(
+        "refresh", help="re-execute lessons and store their outputs (default: every stale lesson)"
+    )
+    p.add_argument("notebooks", nargs="*", help="notebook files; none means every lesson whose code changed")
+    p.add_argument("--profile", default="default", help="the stored outputs are a default-profile run")
     p.set_defaults(func=_refresh)
 
     p = sub.add_parser(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["lesson_notebooks", "run_lessons"]
+__all__ = ["code_hash", "lesson_notebooks", "run_lessons", "stale_notebooks", "store_outputs"]
 
 
 def lesson_notebooks(notebooks_dir: Path, only=None) -> list[Path]:
@@ -53,25 +53,54 @@ def run_lessons(notebooks_dir: Path, out_dir: Path, profile: str = "default", on
 
 
 CHECK_TAG = "nbval-check-output"  # cells whose output the regression suite compares
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def refresh_checked_outputs(notebook: Path, profile: str = "smoke", timeout: int = 1200) -> Path:
-    """Execute a notebook and keep only the outputs of its checked cells.
+def code_hash(nb) -> str:
+    """sha256 of a notebook's code cells, in order: what the stored outputs were made from."""
+    import hashlib
+    import json
 
-    Lessons are committed without outputs, except the cells tagged `nbval-check-output`:
-    those hold the expected output nbval compares against, and show only things that do
-    not depend on the profile (class names, data sizes, a verdict on a fixed history...).
-    Run this after editing a notebook; `git diff` then shows exactly what a change moved.
+    sources = [c.source for c in nb.cells if c.cell_type == "code"]
+    return hashlib.sha256(json.dumps(sources).encode()).hexdigest()
+
+
+def stale_notebooks(folder: Path) -> list[Path]:
+    """Lessons whose code changed since their outputs were stored (or that have none)."""
+    import nbformat
+
+    stale = []
+    for path in lesson_notebooks(folder):
+        nb = nbformat.read(path, as_version=4)
+        if nb.metadata.get("ftkit", {}).get("code_sha256") != code_hash(nb):
+            stale.append(path)
+    return stale
+
+
+def store_outputs(notebook: Path, profile: str = "default", timeout: int = 1800) -> Path:
+    """Execute a lesson on `profile` and store every output in the notebook file.
+
+    Lessons are committed with the outputs of a full default-profile run, so a reader sees the
+    curves, tables and answers before running anything. The notebook's metadata records the
+    hash of its code cells (`code_sha256`): `tests/test_stored_outputs.py` fails when the code
+    changed and the outputs were not stored again. nbval compares only the cells tagged
+    `nbval-check-output`, which show nothing that depends on the profile.
     """
     import os
+    import platform
+    import time
 
     import nbformat
     from nbclient import NotebookClient
 
+    from .runtime import get_profile
+
+    get_profile(profile)  # a bad name fails before the kernel starts
     notebook = Path(notebook)
     nb = nbformat.read(notebook, as_version=4)
     old_env = os.environ.get("FTKIT_PROFILE")
     os.environ["FTKIT_PROFILE"] = profile
+    start = time.time()
     try:
         NotebookClient(
             nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
@@ -84,10 +113,19 @@ def refresh_checked_outputs(notebook: Path, profile: str = "smoke", timeout: int
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        if CHECK_TAG not in cell.metadata.get("tags", []):
-            cell.outputs = []
-            cell.execution_count = None  # nbval wants a count only where outputs are kept
         cell.metadata.pop("execution", None)
-    nb.metadata.pop("widgets", None)  # widget state belongs to a live session, not the file
+        for out in cell.outputs:  # a widget needs a live kernel; its text form stays
+            data = out.get("data", {})
+            if WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+                data["text/plain"] = "(an interactive widget: run the cell in JupyterLab to use it)"
+    nb.metadata.pop("widgets", None)
+    nb.metadata["ftkit"] = {
+        "code_sha256": code_hash(nb),
+        "profile": profile,
+        "executed": time.strftime("%Y-%m-%d"),
+        "wall_s": round(time.time() - start),
+        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU" if profile != "gpu" else "GPU",
+    }
     nbformat.write(nb, notebook)
     return notebook
