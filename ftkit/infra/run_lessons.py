@@ -54,6 +54,21 @@ def run_lessons(notebooks_dir: Path, out_dir: Path, profile: str = "default", on
 
 CHECK_TAG = "nbval-check-output"  # cells whose output the regression suite compares
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+BIG_PNG = 150_000  # bytes of base64: a photo grid stored as PNG; JPEG keeps it readable at a fifth
+
+
+def _compress_png(b64: str) -> str | None:
+    """A big PNG output as a JPEG (base64), or None when JPEG would not be smaller."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=80, optimize=True)
+    out = base64.b64encode(buf.getvalue()).decode()
+    return out if len(out) < len(b64) else None
 
 
 def code_hash(nb) -> str:
@@ -116,6 +131,9 @@ def store_outputs(notebook: Path, profile: str = "default", timeout: int = 1800)
         cell.metadata.pop("execution", None)
         for out in cell.outputs:  # a widget needs a live kernel; its text form stays
             data = out.get("data", {})
+            if len(data.get("image/png", "")) > BIG_PNG and (jpeg := _compress_png(data["image/png"])):
+                del data["image/png"]
+                data["image/jpeg"] = jpeg
             if WIDGET_VIEW in data:
                 del data[WIDGET_VIEW]
                 data["text/plain"] = "(an interactive widget: run the cell in JupyterLab to use it)"
