@@ -53,7 +53,7 @@ def test_predict_first_prompts_come_before_the_run_and_answers_after(book):
     answers = tagged(nb, "predict-answer", "markdown")
     assert len(prompts) >= 2, f"{path.stem}: at least two predict-first prompts"
     assert len(answers) == len(prompts)
-    for p, a in zip(prompts, answers):
+    for p, a in zip(prompts, answers, strict=True):
         i, j = nb.cells.index(p), nb.cells.index(a)
         assert "**Predict first.**" in p.source and "<details>" in a.source
         assert any(c.cell_type == "code" for c in nb.cells[i:j]), "the experiment runs between them"
