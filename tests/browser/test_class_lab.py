@@ -81,10 +81,10 @@ def test_make_lab_url_opens_lesson_00_without_a_news_pop_up(jupyter_lab, page):
     )
     # The URL `make lab` prints (tests/test_lab_server.py checks the printed one), default workspace.
     notebook = _open(page, f"{base}/lab/tree/{FIRST_LESSON}?token={token}")
-    current = page.locator(
-        ".jp-MainAreaWidget .lm-TabBar-tab.lm-mod-current, .lm-DockPanel-tabBar .lm-mod-current"
+    current = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+    assert [t.strip() for t in current.all_inner_texts()] == [Path(FIRST_LESSON).name], (
+        current.all_inner_texts()
     )
-    assert Path(FIRST_LESSON).name in current.all_inner_texts(), current.all_inner_texts()
     assert title in notebook.locator(".jp-MarkdownCell").first.inner_text()
     page.wait_for_timeout(SETTLE_S * 1000)
     _shot(page, "class-lab-1-lesson-00.png")
