@@ -121,6 +121,8 @@ def _lesson_with_a_predict_answer(folder: Path) -> tuple[str, str]:
             new_markdown_cell(answer, metadata={"tags": ["predict-answer"]}),
         ]
     )
+    lesson = nbformat.read(sorted(folder.glob("[0-9][0-9]_*.ipynb"))[0], as_version=4)
+    nb.metadata["kernelspec"] = lesson.metadata["kernelspec"]  # else JupyterLab asks which kernel
     nbformat.write(nb, folder / "zz_predict_answer.ipynb")
     return "zz_predict_answer.ipynb", answer
 
