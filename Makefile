@@ -16,8 +16,9 @@ STAMP    := $(VENV)/.ftkit-setup
 PORT     ?= 8888
 OUT      ?= outputs/lessons
 PROFILE  ?= default
+HANDOUTS ?= handouts
 
-.PHONY: setup lab test lint unit notebooks browser lessons refresh samples bench doctor clean
+.PHONY: setup lab test lint unit notebooks browser lessons refresh handouts samples bench doctor clean
 
 setup: $(STAMP)
 
@@ -32,14 +33,17 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@echo "ftkit set-up done in $(VENV)"
 
 # JupyterLab on 127.0.0.1 only, behind a fresh random token (Jupyter masks a token it is
-# given, so we print the full URL ourselves).
+# given, so we print the full URL ourselves). Ready for class (ftkit/infra/lab.py): the URL opens
+# lesson 00, the repository root is served (solutions/ is reachable), no "Jupyter news" pop-up.
+FIRST_LESSON := notebooks/00_start_here.ipynb
 lab: setup
+	@$(PY) -m ftkit lab-settings >/dev/null
 	@TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))'); \
-	echo "JupyterLab (127.0.0.1 only): open http://127.0.0.1:$(PORT)/lab?token=$$TOKEN"; \
+	echo "JupyterLab (127.0.0.1 only): open http://127.0.0.1:$(PORT)/lab/tree/$(FIRST_LESSON)?token=$$TOKEN"; \
 	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE-0} exec $(VENV)/bin/jupyter lab --no-browser \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
-	  --ServerApp.root_dir=notebooks --IdentityProvider.token="$$TOKEN"
+	  --ServerApp.root_dir="$(CURDIR)" --IdentityProvider.token="$$TOKEN"
 
 test: setup
 	$(MAKE) --no-print-directory lint unit notebooks browser
@@ -68,6 +72,11 @@ lessons: setup
 refresh: setup
 	$(PY) -m ftkit refresh
 
+# For a class: a student copy (no outputs, no predict-answers) and a recall copy (headings, code,
+# questions) of every lesson, in $(HANDOUTS)/student and $(HANDOUTS)/recall (ignored by git).
+handouts: setup
+	$(PY) -m ftkit handouts --out $(HANDOUTS)
+
 samples: setup
 	$(PY) -m ftkit samples
 	$(PY) -m ftkit.samples.triage
@@ -79,4 +88,4 @@ doctor: setup
 	$(PY) -m ftkit doctor
 
 clean:
-	rm -rf $(VENV) outputs tests/_artifacts
+	rm -rf $(VENV) outputs tests/_artifacts handouts

@@ -1,4 +1,4 @@
-"""`python -m ftkit ...` is the `ftkit` command (doctor, samples, lessons, refresh, warmup, serve)."""
+"""`python -m ftkit ...` is the `ftkit` command (`ftkit --help` lists its sub-commands)."""
 
 from .infra.cli import main
 

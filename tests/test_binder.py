@@ -170,7 +170,7 @@ def test_scripts_call_existing_ftkit_commands(monkeypatch):
     for name, func in inspect.getmembers(
         cli, inspect.isfunction
     ):  # the sub-command handlers record instead of running
-        if re.fullmatch(r"_[a-z]+", name) and func.__module__ == cli.__name__:
+        if re.fullmatch(r"_[a-z_]+", name) and func.__module__ == cli.__name__:
             monkeypatch.setattr(cli, name, lambda args, _name=name: calls.append((_name, args)) or 0)
     commands = [c for s in SCRIPTS for c in _ftkit_commands((BINDER / s).read_text())]
     assert ["warmup", "--profile", "binder"] in commands, "postBuild should warm the binder profile's models"

@@ -1,4 +1,5 @@
-"""The `ftkit` command: `ftkit doctor`, `samples`, `lessons`, `refresh`, `train`, `estimate`, `serve`.
+"""The `ftkit` command: `doctor`, `samples`, `lessons`, `refresh`, `handouts`, `lab-settings`, `warmup`,
+`train`, `estimate`, `serve`.
 
 Kept thin: each sub-command calls one library function.
 """
@@ -57,6 +58,22 @@ def _refresh(args) -> int:
         print(f"== {nb} (profile {args.profile})", flush=True)
         store_outputs(nb, profile=args.profile)
         print(f"   stored its outputs ({nb.stat().st_size / 1e6:.2f} MB)", flush=True)
+    return 0
+
+
+def _handouts(args) -> int:
+    from .handouts import write_handouts
+
+    written = write_handouts(Path(args.out), args.notebooks)
+    for kind, paths in written.items():
+        print(f"{len(paths)} {kind} copies in {Path(args.out) / kind}")
+    return 0
+
+
+def _lab_settings(args) -> int:
+    from .lab import write_lab_settings
+
+    print(f"JupyterLab class defaults (no news pop-up): {write_lab_settings(args.settings_dir)}")
     return 0
 
 
@@ -144,6 +161,21 @@ def main(argv=None) -> int:
     p.add_argument("notebooks", nargs="*", help="notebook files; none means every lesson whose code changed")
     p.add_argument("--profile", default="default", help="the stored outputs are a default-profile run")
     p.set_defaults(func=_refresh)
+
+    p = sub.add_parser(
+        "handouts", help="write a student copy and a recall copy of every lesson (no outputs, no answers)"
+    )
+    p.add_argument("--out", default=str(repo_root() / "handouts"), help="a folder (ignored by git)")
+    p.add_argument("--notebooks", default=None, help="the lessons' folder (default: notebooks/)")
+    p.set_defaults(func=_handouts)
+
+    p = sub.add_parser(
+        "lab-settings", help="JupyterLab defaults for a class (no news pop-up); `make lab` runs it"
+    )
+    p.add_argument(
+        "--settings-dir", default=None, help="default: share/jupyter/lab/settings of this environment"
+    )
+    p.set_defaults(func=_lab_settings)
 
     p = sub.add_parser(
         "train", help="run a recipe (configs/*.yaml) headless; accelerate launch -m ftkit train ..."

@@ -2,8 +2,10 @@
 
 `jupyter_lab` starts `jupyter lab` on a free local port with a random token, serving a
 temporary copy of the notebooks and the sample data (the run never touches the committed
-notebooks), with its own user settings (news pop-up off) and the smoke profile.  It is
-stopped at the end: terminate, wait, kill if it hangs.
+notebooks), in the smoke profile.  Like a learner's first `make lab`, it starts with empty user
+settings and the class defaults that `make lab` writes into the environment (no news pop-up,
+`ftkit.infra.lab`), here in an app-settings folder of its own.  It is stopped at the end:
+terminate, wait, kill if it hangs.
 
 After each test the lab's kernels are shut down (through the REST API), so one lesson's
 kernel never competes with the next lesson for the CPU and memory.
@@ -27,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from ftkit.infra.lab import write_lab_settings
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "_artifacts"
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; the Makefile installs it if missing
@@ -39,7 +43,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SERVER_START_S = 90  # a cold JupyterLab start on a busy 2-core machine takes 5-30 s
-NO_NEWS = {"fetchNews": "false", "checkForUpdates": False}  # no "news" pop-up over the notebook
 
 
 def _free_port() -> int:
@@ -64,9 +67,7 @@ def jupyter_lab(tmp_path_factory):
         pytest.fail(f"{jupyter} not found: run `make setup` first.")
     root = tmp_path_factory.mktemp("lab")
     _copy_workspace(root / "work")
-    settings = root / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps(NO_NEWS))
+    write_lab_settings(root / "app-settings")  # what `make lab` writes into .venv/share/jupyter/lab/settings
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -87,6 +88,7 @@ def jupyter_lab(tmp_path_factory):
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root / 'work'}",
+            f"--LabApp.app_settings_dir={root / 'app-settings'}",
             f"--LabApp.user_settings_dir={root / 'user-settings'}",
             f"--LabApp.workspaces_dir={root / 'workspaces'}",
         ],
