@@ -1,7 +1,8 @@
 """Benchmark: lesson 06's recipe on the made-up English triage file, every freezing/LoRA variant, 3 seeds.
 
-    flock /tmp/ftkit-heavy.lock .venv/bin/python benchmarks/bench_triage.py            # ~10 min on 2 cores
-    flock /tmp/ftkit-heavy.lock .venv/bin/python benchmarks/bench_triage.py --seeds 0  # one seed, ~3 min
+    flock /tmp/ftkit-heavy.lock .venv/bin/python benchmarks/bench_triage.py                  # all variants
+    flock /tmp/ftkit-heavy.lock .venv/bin/python benchmarks/bench_triage.py --variants full  # 348 s, 2 cores
+    flock /tmp/ftkit-heavy.lock .venv/bin/python benchmarks/bench_triage.py --seeds 0        # one seed
 
 For each seed (the split AND the classifier head's initialisation change with it), exactly as the notebook
 does: read `data_samples/triage/triage_en.csv`, clean it (`triage.clean_table`: personal data replaced,
