@@ -57,7 +57,13 @@ _API = {
     "data.loaders": ["predict"],
     "diagnose": ["diagnose"],
     "metrics": ["metrics_summary", "classification_report_df"],
-    "thresholds": ["one_vs_rest", "pick_threshold", "at_threshold", "predict_with_threshold"],
+    "thresholds": [
+        "one_vs_rest",
+        "pick_threshold",
+        "recall_lower_bound",
+        "at_threshold",
+        "predict_with_threshold",
+    ],
     "plots": ["plot_history", "LivePlot", "compare_runs"],
     "error_plots": ["plot_confusion", "show_mistakes", "mistakes_table", "plot_roc_pr"],
     "hf": ["HistoryCallback", "classification_metrics", "WeightedLossTrainer", "release_training_memory"],
@@ -86,7 +92,7 @@ _API = {
         "rubric_table",
         "text_language",
     ],
-    "textcls": ["TextRecipe", "train_text", "predict_proba", "text_model_for"],
+    "textcls": ["TextRecipe", "train_text", "predict_proba", "out_of_fold_proba", "text_model_for"],
     "deploy.export": [
         "export_text_model",
         "export_image_model",

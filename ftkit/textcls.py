@@ -4,6 +4,7 @@
     run = train_text(model, tokenizer, ds, recipe, label="full fine-tuning", output_dir=out)
     run.row()                               # run, trainable, time_s, val_f1_macro, ...
     probs = predict_proba(model, tokenizer, texts)
+    oof = out_of_fold_proba(make_model, tokenizer, frame, recipe, out, folds=3)  # cross-validated
 
 `TextRecipe` holds the Trainer settings a comparison keeps fixed, under their `TrainingArguments`
 names (plus `EarlyStoppingCallback`'s early_stopping_patience); `training_args` spells them out.
@@ -39,6 +40,7 @@ __all__ = [
     "training_args",
     "train_text",
     "predict_proba",
+    "out_of_fold_proba",
 ]
 
 
@@ -305,3 +307,57 @@ def predict_proba(model, tokenizer, texts, batch_size: int = 64, max_length: int
         out.append(torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy())
     model.train(was_training)
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels))
+
+
+def out_of_fold_proba(
+    make_model,
+    tokenizer,
+    frame,
+    recipe: TextRecipe,
+    output_dir,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    max_length: int = 128,
+    **train_kwargs,
+) -> np.ndarray:
+    """Cross-validated ("out-of-fold") class probabilities for every row of `frame` (columns `text` and
+    integer `label`): the rows are cut into `folds` stratified parts; for each part a fresh `make_model()`
+    is trained with `recipe` on the other parts and scores that part. Every row is thus scored by a model
+    that never saw it, as a validation row would be, and all rows get a score: a decision threshold
+    chosen on them rests on `folds` times more examples than a validation split holds (scikit-learn's
+    `TunedThresholdClassifierCV` does the same). Costs `folds` training runs. Early stopping is off (the
+    held-out part must not pick the epoch); `train_kwargs` go to `train_text` (e.g. a weighted loss).
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from .data.text import TextData
+
+    check_int("folds", folds, minimum=2)
+    labels = np.asarray(frame["label"])
+    if np.bincount(labels).min(initial=len(labels)) < folds:
+        raise ConfigError(
+            f"every class needs at least folds={folds} rows for a stratified split; use fewer folds."
+        )
+    recipe = recipe.replace(early_stopping_patience=None)
+    frame = frame[["text", "label"]].reset_index(drop=True)
+    classes = list(range(int(labels.max()) + 1))
+    probs = None
+    cut = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for k, (fit, held) in enumerate(cut.split(frame["text"], labels)):
+        part = TextData(frame.iloc[fit], frame.iloc[held], frame.iloc[held], classes)
+        run = train_text(
+            make_model(),
+            tokenizer,
+            part.to_hf(tokenizer, max_length=max_length),
+            recipe,
+            f"fold {k + 1} of {folds}",
+            f"{output_dir}/fold{k}",
+            args_overrides={"eval_strategy": "no"},
+            **train_kwargs,
+        )
+        scores = predict_proba(run.trainer.model, tokenizer, frame["text"].iloc[held], max_length=max_length)
+        probs = np.zeros((len(frame), scores.shape[1])) if probs is None else probs
+        probs[held] = scores
+        run.trainer = None
+    return probs

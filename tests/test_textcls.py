@@ -151,3 +151,28 @@ def test_predict_proba(data):
     again = predict_proba(loaded.model, loaded.tokenizer, data.test["text"], batch_size=3)
     assert np.allclose(probs, again, atol=1e-6)  # eval mode: dropout off, batching does not matter
     assert loaded.model.training
+
+
+def test_out_of_fold_proba_scores_every_row_with_a_model_that_never_saw_it(tmp_path):
+    import pandas as pd
+
+    from ftkit.textcls import out_of_fold_proba
+
+    torch.set_num_threads(1)
+    data = load_text_table(SENTIMENT_CSV, max_rows=30, seed=0, split=(0.6, 0.2, 0.2))
+    frame = pd.concat([data.train, data.val]).reset_index(drop=True)
+    tok = tiny_bert(data).tokenizer
+    seen = []
+
+    def make_model():
+        seen.append(1)
+        return tiny_bert(data).model
+
+    recipe = TextRecipe(num_train_epochs=1, learning_rate=1e-3, early_stopping_patience=1)
+    probs = out_of_fold_proba(make_model, tok, frame, recipe, tmp_path, folds=3, max_length=32)
+    assert len(seen) == 3 and probs.shape == (len(frame), 2)
+    assert np.allclose(probs.sum(axis=1), 1) and (probs > 0).all()  # every row got a score
+    again = out_of_fold_proba(make_model, tok, frame, recipe, tmp_path, folds=3, max_length=32)
+    assert np.allclose(probs, again)  # seeded: the same folds, the same numbers
+    with pytest.raises(ConfigError):
+        out_of_fold_proba(make_model, tok, frame.iloc[:4], recipe, tmp_path, folds=3)

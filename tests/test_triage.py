@@ -22,7 +22,14 @@ from ftkit.data.clean import (
 from ftkit.error_plots import plot_roc_pr
 from ftkit.errors import ConfigError, DataError
 from ftkit.lessons import l06_triage as triage
-from ftkit.thresholds import at_threshold, curves, one_vs_rest, pick_threshold, predict_with_threshold
+from ftkit.thresholds import (
+    at_threshold,
+    curves,
+    one_vs_rest,
+    pick_threshold,
+    predict_with_threshold,
+    recall_lower_bound,
+)
 
 TRIAGE = Path(__file__).resolve().parent.parent / "data_samples" / "triage"
 VALID_ID = "110105198506121045"  # made up; check digit computed by ISO 7064 MOD 11-2
@@ -204,6 +211,30 @@ def test_pick_threshold_is_the_highest_that_reaches_the_recall():
     full = pick_threshold(y, s, min_recall=1.0)
     assert full.threshold == 0.3 and full.recall == 1 and full.false_alarm_rate == pytest.approx(3 / 6)
     assert at_threshold(y, s, 0.95).recall == 0 and at_threshold(y, s, 0.95).flagged == 0
+
+
+def test_recall_lower_bound_is_clopper_pearson():
+    assert recall_lower_bound(18, 18) == pytest.approx(0.05 ** (1 / 18))  # all caught: (1 - conf) ** (1/n)
+    assert recall_lower_bound(0, 10) == 0.0
+    assert recall_lower_bound(90, 100) < 0.9 < recall_lower_bound(97, 100)
+    assert recall_lower_bound(90, 100, confidence=0.5) == pytest.approx(0.9, abs=0.01)  # about the median
+    with pytest.raises(DataError):
+        recall_lower_bound(5, 4)
+    with pytest.raises(ConfigError):
+        recall_lower_bound(3, 4, confidence=95)
+
+
+def test_pick_threshold_with_a_confidence_margin():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(200, int), np.zeros(200, int)]
+    s = np.r_[rng.uniform(0.2, 1.0, 200), rng.uniform(0.0, 0.6, 200)]
+    plain = pick_threshold(y, s, min_recall=0.9)
+    safe = pick_threshold(y, s, min_recall=0.9, confidence=0.95)
+    assert safe.threshold < plain.threshold and safe.recall > plain.recall >= 0.9
+    caught = round(safe.recall * safe.positives)
+    assert recall_lower_bound(caught, 200) >= 0.9 > recall_lower_bound(caught - 1, 200)
+    with pytest.raises(DataError, match="at least 29"):  # 18 of 18 caught still only shows 0.847
+        pick_threshold(y[182:], s[182:], min_recall=0.9, confidence=0.95)
 
 
 def test_threshold_bad_inputs():
