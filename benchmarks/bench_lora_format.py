@@ -3,8 +3,8 @@
     flock /tmp/ftkit-heavy.lock .venv/bin/python benchmarks/bench_lora_format.py [--steps 30] [--prompts 24]
         [--langs en zh] [--batch 24] [--threads 2] [--no-results]
 
-About 11 minutes on the 2-core class CPU with the defaults (the Chinese runs are two thirds of it:
-Chinese examples are twice as many tokens).
+448 s (7.5 min) on the 2-core class CPU with the defaults (2026-12-02, benchmarks/RESULTS.md); the
+Chinese runs are over half of it: Chinese examples are twice as many tokens.
 
 Data: data_samples/instructions/safety_notes_{en,zh}.json, split as lesson 04 splits it
 (`load_instructions(eval_fraction=0.15, seed=0)`: 138 + 24 English, 137 + 24 Chinese records); the
