@@ -1,7 +1,10 @@
 """Benchmark: does the tuned model write the safety-note format?  Seed recipe vs lesson 04's recipe.
 
     flock /tmp/ftkit-heavy.lock .venv/bin/python benchmarks/bench_lora_format.py [--steps 30] [--prompts 24]
-        [--langs en zh] [--threads 2] [--no-results]
+        [--langs en zh] [--batch 24] [--threads 2] [--no-results]
+
+448 s (7.5 min) on the 2-core class CPU with the defaults (2026-12-02, benchmarks/RESULTS.md); the
+Chinese runs are over half of it: Chinese examples are twice as many tokens.
 
 Data: data_samples/instructions/safety_notes_{en,zh}.json, split as lesson 04 splits it
 (`load_instructions(eval_fraction=0.15, seed=0)`: 138 + 24 English, 137 + 24 Chinese records); the
@@ -10,8 +13,9 @@ For each language: the base model's greedy answers, then two LoRA runs of `--ste
 (batches of 2 x 2 accumulation, grouped by length, max_length 256, warm-up 10 %, seed 0):
   * seed    the seed article's recipe: r=8, lora_alpha=32, q_proj + v_proj, learning rate 2e-4;
   * lesson  lesson 04's recipe: r=16, lora_alpha=64, all linear layers, learning rate 1e-3.
-After each run: greedy answers to the held-out prompts (`--max-new` tokens, 64 English / 150
-Chinese: a note is 34-54 / 74-132 SmolLM2 tokens), `format_ok` (share of answers that are exactly the
+After each run: greedy answers to the held-out prompts (64 tokens English / 150 Chinese: a note
+is 34-54 / 74-132 SmolLM2 tokens; `--batch` prompts per generate call, all 24 at once by default),
+`format_ok` (share of answers that are exactly the
 four labelled lines with a valid risk level, `ftkit.check_safety_note`) and ROUGE-L against the
 reference notes (characters for Chinese).
 Ends with `RESULT format_ok_seed=... format_ok_lesson=... train_s=...` (format_ok: the lower of the
@@ -54,6 +58,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps per run (lesson 04: 30)")
     parser.add_argument("--prompts", type=int, default=24, help="held-out prompts answered (24 = all)")
     parser.add_argument("--langs", nargs="+", default=["en", "zh"], choices=["en", "zh"])
+    parser.add_argument("--batch", type=int, default=24, help="prompts per generate call (lesson 04: 12)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the class machines have 2)")
     parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
@@ -65,7 +70,7 @@ def main() -> int:
         data = load_instructions(path, eval_fraction=0.15, seed=0)
         prompts = data.eval[: args.prompts]
         refs = [m[-1]["content"] for m in prompts]
-        gen = dict(max_new_tokens=MAX_NEW[lang], batch_size=12)
+        gen = dict(max_new_tokens=MAX_NEW[lang], batch_size=args.batch)
         loaded = load_causal_lm("smollm2-135m-instruct", seed=0)
         tok = loaded.tokenizer
         t = time.perf_counter()
@@ -129,7 +134,8 @@ def main() -> int:
         append_results(
             f"bench_lora_format.py: safety-note format after {args.steps} LoRA steps, seed vs lesson recipe",
             f"SmolLM2-135M-Instruct (offline), {args.prompts} held-out prompts per language (greedy, "
-            f"batches of 12), batches 2 x 2, {args.threads} torch threads; wall {wall:.0f} s. Other jobs "
+            f"{args.batch} per generate call), {args.steps} steps of batches 2 x 2, {args.threads} torch "
+            f"threads; wall {wall:.0f} s. Other jobs "
             f"may have shared the CPU.\n\n{table}",
         )
     return 0
