@@ -32,6 +32,7 @@ from ..metrics import metrics_summary
 from ..train import fit
 
 __all__ = ["Race", "pretraining_race", "first_conv", "show_filters", "filter_smoothness", "depth_probe"]
+__all__ += ["plot_probe"]
 
 
 @dataclass
@@ -199,3 +200,21 @@ def depth_probe(models: dict, data, *, max_iter: int = 2000, C: float = 1.0):
     table = pd.DataFrame(columns)
     table.index = pd.MultiIndex.from_tuples(table.index, names=["block", "features"])
     return table
+
+
+def plot_probe(probe):
+    """Probe accuracy against depth, one line per model (a table from `depth_probe`); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    names = [block for block, _ in probe.index]
+    for column in probe.columns:
+        ax.plot(range(len(names)), probe[column].to_numpy(), marker="o", label=column)
+    ax.set_xticks(range(len(names)), names, rotation=30)
+    ax.set(ylim=(0.4, 1.02), ylabel="probe test accuracy", xlabel="block, input -> output")
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
