@@ -148,7 +148,7 @@ def show_filters(models: dict, columns: int = 16):
                 ax.imshow(t[i], interpolation="nearest")
         axes[r, 0].set_title(f"{name}: {len(t)} filters of {k}x{k} px", loc="left", fontsize=9)
         r += rows[name]
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.95, wspace=0.15, hspace=0.45)
     plt.close(fig)
     return fig
 
