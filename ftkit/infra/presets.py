@@ -104,13 +104,28 @@ def register_preset(preset: Preset, replace: bool = False) -> Preset:
 # =========================================================================================
 # Loaders (public)
 # =========================================================================================
-def load_vision(name_or_path=None, num_classes: int = 2, profile=None, seed: int = 0) -> Loaded:
-    """A CNN with its ImageNet classifier replaced by a fresh `nn.Linear(in_features, num_classes)`."""
+def load_vision(
+    name_or_path=None, num_classes: int = 2, profile=None, seed: int = 0, pretrained: bool = True
+) -> Loaded:
+    """A CNN with its ImageNet classifier replaced by a fresh `nn.Linear(in_features, num_classes)`.
+
+    pretrained=False builds the preset's architecture with random weights (seeded, nothing
+    downloaded): the control that shows what the pretrained weights are worth."""
     check_int("num_classes", num_classes, minimum=1)
+    check_bool("pretrained", pretrained)
     prof = _profile(profile)
     requested, preset, path = _pick("vision", name_or_path, prof.vision_model)
     ensure_torchvision()  # before torchvision is imported (CPU torch + CUDA torchvision wheel fix)
     base = dict(image_size=prof.image_size, mean=loaders.IMAGENET_MEAN, std=loaders.IMAGENET_STD)
+    if not pretrained:
+        if path is not None:
+            raise ConfigError(
+                f"pretrained=False builds a preset's architecture with random weights; {requested!r} is a "
+                "weights file. Pass a preset name such as 'efficientnet_lite0', or pretrained=True."
+            )
+        model, head = _random_vision(preset, num_classes, seed, prof.image_size)
+        msg = f"{requested}: random init of the {preset.name} architecture (pretrained=False, no weights)"
+        return _done(Loaded(model, None, preset.name, requested, "random init", msg, head_name=head, **base))
     if path is not None:
         model, head, arch, note = loaders.vision_from_file(path, num_classes, seed)
         msg = f"{requested}: loaded {arch} weights from the local path, {note}"
@@ -123,6 +138,21 @@ def load_vision(name_or_path=None, num_classes: int = 2, profile=None, seed: int
 
     (model, head), used, source, msg = _chain(preset, requested, build)
     return _done(Loaded(model, None, used.name, requested, source, msg, head_name=head, **base))
+
+
+def _random_vision(preset: Preset, num_classes: int, seed: int, image_size: int):
+    """(model, head name) of the preset's architecture, randomly initialised from `seed`."""
+    if preset.kind == "torchvision":
+        return loaders.torchvision_pretrained(preset.ref, num_classes, seed, pretrained=False)
+    try:
+        return preset.loader(num_classes=num_classes, seed=seed, image_size=image_size, pretrained=False)
+    except TypeError as err:
+        if "pretrained" not in str(err):
+            raise
+        raise ConfigError(
+            f"Preset {preset.name!r}: its loader has no `pretrained` argument, so it cannot build a random "
+            "twin. Add `pretrained: bool = True` to the loader, or pass pretrained=True."
+        ) from None
 
 
 def load_text_classifier(
