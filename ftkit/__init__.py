@@ -81,6 +81,7 @@ _API = {
         "merge",
         "logits_agree",
     ],
+    "peft_methods": ["IA3Settings", "PrefixSettings", "peft_settings", "apply_peft"],
     "sft": ["train_sft", "response_loss", "perplexity", "generate", "compare_answers"],
     "gen_eval": [
         "check_safety_note",

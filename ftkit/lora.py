@@ -21,6 +21,7 @@ The seed article's `LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj","v_p
 lora_dropout=0.1, bias="none", task_type="CAUSAL_LM")`, `get_peft_model`,
 `print_trainable_parameters`, `PeftModel.from_pretrained` and `merge_and_unload` are unchanged in
 PEFT 0.21; `LoraSettings` holds exactly those names, checked before any slow work.
+Other PEFT methods ((IA)3, prefix tuning) wire through the same path: `ftkit.peft_methods`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "linear_module_names",
     "lora_config",
     "apply_lora",
+    "wrap_with_peft",
     "trainable_share",
     "save_adapter",
     "load_adapter",
@@ -202,18 +204,13 @@ def apply_lora(model, settings: LoraSettings | None = None, verbose: bool = True
     trainable%: T/N": N counts the frozen base AND the adapters.  We print the same numbers
     plus the adapted modules and the scale lora_alpha / r.
     """
-    from peft import get_peft_model
-
     settings = settings or LoraSettings()
     if not isinstance(settings, LoraSettings):
         raise ConfigError(
             f"apply_lora takes LoraSettings, got {type(settings).__name__}. Use LoraSettings(r=8, ...)."
         )
     config = lora_config(settings, model)  # checks the module names before touching the model
-    with torch.random.fork_rng(devices=[]):  # the A matrices start from `settings.seed`, not the global state
-        torch.manual_seed(settings.seed)
-        with _quiet_peft():
-            peft_model = get_peft_model(model, config)
+    peft_model = wrap_with_peft(model, config, settings.seed)
     if verbose:
         share = trainable_share(peft_model)
         targets = config.target_modules
@@ -224,6 +221,17 @@ def apply_lora(model, settings: LoraSettings | None = None, verbose: bool = True
             f"({share['percent']:.3f}%)"
         )
     return peft_model
+
+
+def wrap_with_peft(model, config, seed: int):
+    """`get_peft_model(model, config)` with the new weights drawn from `seed`, not the global state
+    (apply_lora and ftkit.peft_methods.apply_peft both wire through here)."""
+    from peft import get_peft_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        with _quiet_peft():
+            return get_peft_model(model, config)
 
 
 @contextlib.contextmanager

@@ -115,3 +115,37 @@ def test_classifier_from_encoder_reports_missing_head(data, tmp_path):
     model, info = l03.classifier_from_encoder(tiny_bert(data).model, tmp_path / "enc", data.id2label)
     assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight"]
     assert model.config.id2label == data.id2label
+
+
+def test_compare_peft_table_rows_and_counts(data, ds, tmp_path):
+    from ftkit.peft_methods import apply_peft, peft_settings
+
+    tokenizer = tiny_bert(data).tokenizer
+    recipe = TextRecipe(num_train_epochs=1, learning_rate=1e-3)
+    lora = apply_peft(
+        tiny_bert(data).model,
+        peft_settings("lora", task_type="SEQ_CLS", target_modules=["query", "value"]),
+        verbose=False,
+    )
+    lora_run = train_text(lora, tokenizer, ds, recipe, "LoRA", tmp_path / "lora")
+    methods = {
+        "(IA)3": (peft_settings("ia3", task_type="SEQ_CLS"), 1e-2),
+        "prefix": (peft_settings("prefix", task_type="SEQ_CLS", num_virtual_tokens=4), 3e-2),
+    }
+    table, runs = l03.compare_peft(
+        lambda: tiny_bert(data).model,
+        tokenizer,
+        ds,
+        recipe,
+        methods,
+        tmp_path,
+        data.test,
+        trained=[(lora_run, lora)],
+    )
+    assert list(table["run"]) == ["LoRA", "(IA)3", "prefix"] and len(runs) == 3
+    assert list(table["learning_rate"]) == [1e-3, 1e-2, 3e-2]
+    h, layers = lora.config.hidden_size, lora.config.num_hidden_layers
+    assert table["trainable"].iloc[2] == 4 * layers * 2 * h + (2 * h + 2)  # PEFT's count = the hand count
+    assert table["test_f1_macro"].between(0, 1).all() and all(r.trainer is None for r in runs[1:])
+    with pytest.raises(ConfigError, match="compare_peft takes"):
+        l03.compare_peft(lambda: tiny_bert(data).model, tokenizer, ds, recipe, {}, tmp_path, data.test)

@@ -4,6 +4,7 @@
     table, runs = compare_freezing(make_model, tokenizer, ds, recipe, output_dir=out)
     opt = layerwise_optimizer(model, head_lr=5e-4, encoder_lr=1e-5)   # train_text(..., optimizer=opt)
     set_dropout(model, 0.3); time_padding(model, tokenizer, texts)
+    table, runs = compare_peft(make_model, tokenizer, ds, recipe, {"(IA)3": (ia3_settings, 3e-3)}, out, test)
 
 The Trainer recipe itself (`TextRecipe`, `train_text`, `predict_proba`) is core (`ftkit.textcls`),
 and LoRA on the classifier is `ftkit.apply_lora(model, LoraSettings(task_type="SEQ_CLS", ...))`.
@@ -35,6 +36,7 @@ __all__ = [
     "layerwise_optimizer",
     "freezing_strategies",
     "compare_freezing",
+    "compare_peft",
     "set_dropout",
     "time_padding",
 ]
@@ -195,6 +197,54 @@ def compare_freezing(
             row["trainable %"] = "grows"
         rows.append(row)
         runs.append(run)
+    return pd.DataFrame(rows), runs
+
+
+# ---- PEFT beyond LoRA -----------------------------------------------------------------------
+def compare_peft(make_model, tokenizer, ds, recipe: TextRecipe, methods: dict, output_dir, test, trained=()):
+    """Train one fresh model per PEFT method with the same recipe (each at its own learning rate).
+
+    methods: {label: (settings, learning_rate)}, settings from `ftkit.peft_settings`.
+    test: the held-out split (a DataFrame with `text` and `label`): its macro F1 is measured too.
+    trained: (run, model) pairs already trained (e.g. the LoRA run of the lesson): they join the
+    table first. Returns (table, runs); the runs keep their curves, not their models.
+    """
+    import pandas as pd
+
+    from ..metrics import f1_macro
+    from ..peft_methods import apply_peft
+    from ..textcls import predict_proba
+
+    if not isinstance(methods, dict) or not methods:
+        raise ConfigError(
+            "compare_peft takes a dict {label: (settings, learning_rate)}, settings from ftkit.peft_settings."
+        )
+
+    def row(run, model, lr):
+        pred = predict_proba(model, tokenizer, test["text"]).argmax(axis=1)
+        return {
+            **run.row(),
+            "learning_rate": lr,
+            "test_f1_macro": round(f1_macro(pred, np.asarray(test["label"])), 3),
+        }
+
+    rows = [row(run, model, run.trainer and run.trainer.args.learning_rate) for run, model in trained]
+    runs = [run for run, _ in trained]
+    for i, (label, (settings, lr)) in enumerate(methods.items()):
+        check_positive("learning_rate", lr, example=1e-3)
+        model = apply_peft(make_model(), settings)
+        run = train_text(
+            model,
+            tokenizer,
+            ds,
+            recipe.replace(learning_rate=lr),
+            label,
+            f"{output_dir}/{i}",
+            keep_trainer=False,
+        )
+        rows.append(row(run, model, lr))
+        runs.append(run)
+        del model
     return pd.DataFrame(rows), runs
 
 
