@@ -82,7 +82,7 @@ def check_lowest_val_loss_run(answer, lab) -> bool:
         right=f"run #{truth}: the lowest validation loss is the most confident *and* right model, "
         "which accuracy alone on a small validation set often cannot separate.",
         hint="sort lab.table() by val_loss (not val_accuracy) and read the `run` column of the "
-        "top row; runs that diverged have no usable loss.",
+        "top row (a run whose loss became NaN does not count).",
         answer=answer,
     )
 
