@@ -41,9 +41,8 @@ def check_diagnosis(answer, history) -> bool:
         "good fit": "where is the validation loss lowest, and does it level off or turn up after it?",
         "still improving": "is the validation loss still falling at the last epoch?",
     }
-    hint = hints.get(
-        truth, "print(ftkit.diagnose(history)) lists the evidence; read the numbers, then the plot."
-    )
+    generic = "find the epoch with the lowest val loss; what do both losses do before and after it?"
+    hint = generic if unanswered(answer) else hints.get(truth, generic)  # unanswered: no giveaway
     why = f" ({found.evidence[-1]})" if found.evidence else ""
     return feedback(choice == truth, right=f"the curves show {truth}{why}.", hint=hint, answer=answer)
 
