@@ -267,6 +267,10 @@ def train_text(
         **trainer_kwargs,
     )
     trainer.remove_callback(PrinterCallback)  # with disable_tqdm it prints every log dict; History keeps them
+    # A classifier's loss is the mean over its own batch: it takes **kwargs but never reads
+    # `num_items_in_batch`. Left True, the Trainer (5.x) multiplies every loss (train and eval) by the
+    # number of processes and skips the division by the accumulation steps: 2x eval loss on 2 processes.
+    trainer.model_accepts_loss_kwargs = False
     summary = trainable_summary(model)
     start = time.perf_counter()
     with oom_guard(batch_size=recipe.per_device_train_batch_size):  # a GPU OOM error: one line of advice
