@@ -228,6 +228,7 @@ def train_text(
     live: bool = False,
     args_overrides: dict | None = None,
     keep_trainer: bool = True,
+    resume: bool = False,
     **trainer_kwargs,
 ) -> TextRun:
     """Fine-tune `model` on `ds["train"]`, evaluating on `ds["validation"]` every epoch.
@@ -238,6 +239,8 @@ def train_text(
     `live=True` redraws the curves in the notebook after each epoch.
     `keep_trainer=False` returns the run without its Trainer (nor a reference to the model): for
     comparisons that only need the curves, so a loop of runs does not hold every model in memory.
+    `resume=True` goes on from the last checkpoint in `output_dir` (saved with
+    `args_overrides={"save_strategy": "epoch", "save_only_model": False}`).
     The optimizer state and the gradients are freed either way (`release_training_memory`).
     """
     from transformers import EarlyStoppingCallback, PrinterCallback
@@ -274,7 +277,7 @@ def train_text(
     summary = trainable_summary(model)
     start = time.perf_counter()
     with oom_guard(batch_size=recipe.per_device_train_batch_size):  # a GPU OOM error: one line of advice
-        trainer.train()
+        trainer.train(resume_from_checkpoint=True if resume else None)
     elapsed = time.perf_counter() - start
     release_training_memory(trainer)  # the model stays; its AdamW state and gradients go
     metrics = trainer.evaluate()

@@ -182,6 +182,26 @@ def test_sft_recipe_one_and_two_processes_save_adapter(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "config, args, kill, keys",
+    [
+        ("text_cls.yaml", (), "text:1", ("val_loss", "val_accuracy", "val_f1_macro", "epoch")),
+        ("lora_sft.yaml", ("train.max_steps=4", "train.eval_steps=2"), "sft:1", ("final_eval_loss", "steps")),
+    ],
+)
+def test_trainer_recipe_killed_run_resumes_to_same_end(tmp_path, config, args, kill, keys):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    train(config, whole, *args)
+    proc = train(config, cut, *args, env=_env(FTKIT_TEST_KILL_AFTER=kill), check=False)
+    assert proc.returncode == 17 and not (cut / "results.json").exists()
+    assert list((cut / "checkpoints").glob("checkpoint-*"))
+    proc = train(config, cut, *args, "--resume")
+    assert "resumed from checkpoint-" in proc.stdout
+    resumed, uninterrupted = results(cut)["metrics"], results(whole)["metrics"]
+    for key in keys:
+        assert resumed[key] == pytest.approx(uninterrupted[key], rel=1e-5), key
+
+
+@pytest.mark.parametrize(
     "name, kind", [("ddp", "MULTI_GPU"), ("fsdp", "FSDP"), ("zero2", "DEEPSPEED"), ("zero3", "DEEPSPEED")]
 )
 def test_accelerate_config_files_parse(name, kind):
