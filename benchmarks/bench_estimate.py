@@ -4,8 +4,8 @@
 
 Each (model, mode) runs in its own Python process: load the causal LM (fp32 on this CPU), maybe add
 LoRA (r=8 on q,v: the estimate's assumption), then 2 AdamW steps on a random batch of batch x length
-tokens. Measured: "weights" = RSS after loading minus RSS before (a first load, discarded, pays
-the lazy imports); "step" = peak RSS of the process
+tokens. Measured: "weights" = RSS after loading (every weight read once) minus RSS before (the
+model code already imported); "step" = peak RSS of the process
 (ru_maxrss) minus RSS after loading, i.e. gradients + optimizer state + activations + logits + the
 allocator's slack. Estimated: `estimate_step(arch_of(model), mode, batch, length, precision="fp32")`.
 """
@@ -33,11 +33,14 @@ def child(model_name: str, mode: str, batch: int, length: int) -> dict:
 
     torch.manual_seed(0)
     rss = lambda: psutil.Process().memory_info().rss / 1e9  # noqa: E731
-    del load_causal_lm(model_name).model  # a first load pays the lazy imports and the GGUF conversion
+    import transformers.models.llama.modeling_llama  # noqa: F401  the lazy imports, before measuring
+    import transformers.models.qwen2.modeling_qwen2  # noqa: F401
+
     gc.collect()
     before = rss()
     loaded = load_causal_lm(model_name)
     model = loaded.model.float()
+    sum(float(p.detach().sum()) for p in model.parameters())  # every weight page resident now
     after_load = rss()
     est = estimate_step(arch_of(model), mode, batch, length, r=8, precision="fp32")
     if mode == "lora":
