@@ -111,8 +111,8 @@ def run_script(
 
     if not isinstance(processes, int) or isinstance(processes, bool) or processes < 1:
         raise ConfigError(f"processes must be an integer >= 1, got {processes!r}.")
-    out = Path(output_dir)
-    args = ["-m", "ftkit", "train", str(config), "--output-dir", str(out)]
+    out = KIT / _short(output_dir)  # the subprocess runs in the kit's folder
+    args = ["-m", "ftkit", "train", _short(config), "--output-dir", _short(output_dir)]
     if profile:
         args += ["--profile", profile]
     args += list(overrides)
@@ -134,6 +134,14 @@ def run_script(
         raise FtkitError(f"`{shown}` failed (exit {proc.returncode}): {last}")
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return ScriptRun(command=shown, processes=processes, wall_s=wall, results=results, output=output)
+
+
+def _short(path) -> str:
+    """A path inside the kit as seen from the kit's folder (the commands read better), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(KIT))
+    except ValueError:
+        return str(path)
 
 
 def _pythonpath() -> str:
