@@ -84,6 +84,9 @@ def train_sft(
     train_sampling_strategy: str = "group_by_length",
     label: str = "",
     verbose: bool = True,
+    checkpoint_dir=None,
+    resume: bool = False,
+    trainer_callbacks=(),
 ) -> SFTRun:
     """Supervised fine-tuning with the HF Trainer, loss on the response tokens only.
 
@@ -102,6 +105,9 @@ def train_sft(
                    compute as real tokens (random batches of 4 alpaca records are ~1/3 padding;
                    grouped, ~1 %); "random" shuffles freely
     callbacks      ftkit callbacks (e.g. LivePlot()) fed through ftkit.hf.HistoryCallback
+    checkpoint_dir a resumable checkpoint (adapter, optimizer, schedule, RNG) there every eval_steps;
+                   resume=True goes on from its last one (`ftkit train --resume`); the History then
+                   holds the steps after the resume. trainer_callbacks: transformers callbacks
     Half precision (bf16) is used on CUDA only; on a CPU everything stays float32.
     """
     from transformers import PrinterCallback, Trainer, TrainingArguments
@@ -144,7 +150,7 @@ def train_sft(
     # a few training steps on a CPU (SmolLM2: ~20 s for 24 held-out records)
     eval_steps = eval_steps or max(1, max_steps // 4)
     cuda = torch.cuda.is_available()
-    out = tempfile.mkdtemp(prefix="ftkit-sft-")  # the Trainer wants a folder; we save nothing there
+    out = checkpoint_dir or tempfile.mkdtemp(prefix="ftkit-sft-")  # the Trainer wants a folder
     args = TrainingArguments(
         output_dir=out,
         max_steps=max_steps,
@@ -160,7 +166,9 @@ def train_sft(
         train_sampling_strategy=train_sampling_strategy,  # seeded random order of length-sorted chunks
         eval_strategy="steps" if eval_ds is not None else "no",
         eval_steps=eval_steps,
-        save_strategy="no",  # the adapter is saved explicitly with save_adapter
+        save_strategy="steps" if checkpoint_dir else "no",  # the adapter: save_adapter, explicitly
+        save_steps=eval_steps,
+        save_total_limit=1,
         report_to=[],  # no wandb/tensorboard: nothing leaves the machine
         seed=seed,
         data_seed=seed,
@@ -191,13 +199,13 @@ def train_sft(
         eval_dataset=eval_ds,
         data_collator=SFTCollator(tokenizer),
         processing_class=tokenizer,
-        callbacks=[record],
+        callbacks=[record, *trainer_callbacks],
     )
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; the curves and one line suffice
     start = time.perf_counter()
     try:
         with oom_guard(per_device_train_batch_size, gradient_accumulation_steps):
-            trainer.train()
+            trainer.train(resume_from_checkpoint=True if resume else None)
     finally:
         wall = time.perf_counter() - start
         # the optimizer state and gradients go, and freed activations go back to the OS instead of

@@ -230,6 +230,7 @@ def train_text(
     live: bool = False,
     args_overrides: dict | None = None,
     keep_trainer: bool = True,
+    resume: bool = False,
     **trainer_kwargs,
 ) -> TextRun:
     """Fine-tune `model` on `ds["train"]`, evaluating on `ds["validation"]` every epoch.
@@ -240,6 +241,8 @@ def train_text(
     `live=True` redraws the curves in the notebook after each epoch.
     `keep_trainer=False` returns the run without its Trainer (nor a reference to the model): for
     comparisons that only need the curves, so a loop of runs does not hold every model in memory.
+    `resume=True` goes on from the last checkpoint in `output_dir` (saved with
+    `args_overrides={"save_strategy": "epoch", "save_only_model": False}`).
     The optimizer state and the gradients are freed either way (`release_training_memory`).
     """
     from transformers import EarlyStoppingCallback, PrinterCallback
@@ -269,10 +272,14 @@ def train_text(
         **trainer_kwargs,
     )
     trainer.remove_callback(PrinterCallback)  # with disable_tqdm it prints every log dict; History keeps them
+    # A classifier's loss is the mean over its own batch: it takes **kwargs but never reads
+    # `num_items_in_batch`. Left True, the Trainer (5.x) multiplies every loss (train and eval) by the
+    # number of processes and skips the division by the accumulation steps: 2x eval loss on 2 processes.
+    trainer.model_accepts_loss_kwargs = False
     summary = trainable_summary(model)
     start = time.perf_counter()
     with oom_guard(batch_size=recipe.per_device_train_batch_size):  # a GPU OOM error: one line of advice
-        trainer.train()
+        trainer.train(resume_from_checkpoint=True if resume else None)
     elapsed = time.perf_counter() - start
     release_training_memory(trainer)  # the model stays; its AdamW state and gradients go
     metrics = trainer.evaluate()

@@ -50,6 +50,16 @@ METRICS = {
         "p95_ms",
         "failed_requests",
     ),
+    "08_scale_up": (
+        "notebook_test_accuracy",
+        "script_test_accuracy",
+        "two_process_test_accuracy",
+        "step_loss_gap",
+        "test_loss_gap",
+        "examples_per_s_one",
+        "examples_per_s_two",
+        "throughput_ratio",
+    ),
 }
 
 

@@ -136,14 +136,19 @@ def _text(recipe: Recipe, profile, out: Path, resume: bool):
     name = text_model_for(data.train["text"], profile, recipe.sections["model"]["name"])
     loaded = load_text_classifier(name, data.num_labels, id2label=data.id2label, profile=profile, seed=seed)
     ds = data.to_hf(loaded.tokenizer, max_length=d["max_length"] or 128)
+    ckpts = out / "checkpoints"
     run = train_text(
         loaded.model,
         loaded.tokenizer,
         ds,
         recipe.configs["train"],
         "text",
-        out / "checkpoints",
+        ckpts,
         keep_trainer=False,
+        # a resumable checkpoint (optimizer, schedule, RNG) after every epoch
+        args_overrides={"save_strategy": "epoch", "save_only_model": False, "save_total_limit": 1},
+        callbacks=[_kill_hook("text")],
+        resume=_resuming(ckpts, resume),
     )
     metrics = {k.replace("eval_", "val_"): v for k, v in run.metrics.items() if isinstance(v, (int, float))}
 
@@ -169,8 +174,19 @@ def _sft(recipe: Recipe, profile, out: Path, resume: bool):
     args = dict(recipe.configs["train"])
     if d["max_length"]:
         args["max_length"] = d["max_length"]
+    ckpts = out / "checkpoints"
     run = train_sft(
-        model, loaded.tokenizer, data.train, data.eval, seed=seed, label="sft", verbose=False, **args
+        model,
+        loaded.tokenizer,
+        data.train,
+        data.eval,
+        seed=seed,
+        label="sft",
+        verbose=False,
+        checkpoint_dir=ckpts,  # every eval_steps
+        resume=_resuming(ckpts, resume),
+        trainer_callbacks=[_kill_hook("sft")],
+        **args,
     )
     metrics = {"final_eval_loss": run.final_eval_loss, "steps": run.steps, "tokens": run.tokens}
 
@@ -178,3 +194,29 @@ def _sft(recipe: Recipe, profile, out: Path, resume: bool):
         save_adapter(model, out / "adapter", overwrite=True)
 
     return loaded.name, metrics, [run.history], save
+
+
+# ---- resuming the Trainer recipes -----------------------------------------------------------------------
+def _resuming(ckpts: Path, resume: bool) -> bool:
+    """--resume with a checkpoint-N folder in `ckpts`: the Trainer goes on from the last one."""
+    found = sorted(ckpts.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if resume else []
+    if found and world()[0] == 0:
+        print(f"resumed from {found[-1].name}", flush=True)
+    return bool(found)
+
+
+def _kill_hook(label: str):
+    """Tests: FTKIT_TEST_KILL_AFTER="text:1" ends the process (os._exit) right after the 1st checkpoint."""
+    from transformers import TrainerCallback
+
+    from .ddp_fit import KILL_ENV
+
+    class KillAfterSave(TrainerCallback):
+        saves = 0
+
+        def on_save(self, args, state, control, **kwargs):
+            self.saves += 1
+            if os.environ.get(KILL_ENV) == f"{label}:{self.saves}":
+                os._exit(17)  # a stand-in for a killed run: no clean-up at all
+
+    return KillAfterSave()
