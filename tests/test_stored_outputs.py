@@ -52,3 +52,29 @@ def test_the_freshness_check_sees_a_code_change(tmp_path):
     nb.metadata["ftkit"] = {"code_sha256": code_hash(nb)}
     nbformat.write(nb, folder / NOTEBOOKS[0].name)
     assert stale_notebooks(folder) == []
+
+
+def test_stored_outputs_show_no_path_of_the_machine_that_ran_them(book):
+    path, nb = book
+    root = str(Path(__file__).resolve().parent.parent)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            assert "/work/" not in text and root not in text, f"{path.name}: {text[:200]!r}"
+
+
+def test_paths_inside_the_kit_are_stored_relative_to_it(tmp_path):
+    from ftkit.infra.run_lessons import _relative_paths
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(p)")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=f"saved to {tmp_path}/outputs/x\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": f"PosixPath('{tmp_path}/outputs/r.json')"}),
+        nbformat.v4.new_output("stream", name="stdout", text="/etc/hosts stays\n"),
+    ]
+    nb.cells = [cell]
+    _relative_paths(nb, tmp_path)
+    assert cell.outputs[0]["text"] == "saved to outputs/x\n"
+    assert cell.outputs[1]["data"]["text/plain"] == "PosixPath('outputs/r.json')"
+    assert cell.outputs[2]["text"] == "/etc/hosts stays\n"

@@ -92,6 +92,18 @@ def stale_notebooks(folder: Path) -> list[Path]:
     return stale
 
 
+def _relative_paths(nb, root: Path) -> None:
+    """Print paths inside the kit relative to it: a reader's clone is not the machine's folder."""
+    prefix = str(root) + "/"
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = out["text"].replace(prefix, "")
+            for kind in ("text/plain", "text/html", "text/markdown"):
+                if isinstance(out.get("data", {}).get(kind), str):
+                    out["data"][kind] = out["data"][kind].replace(prefix, "")
+
+
 def store_outputs(notebook: Path, profile: str = "default", timeout: int = 1800) -> Path:
     """Execute a lesson on `profile` and store every output in the notebook file.
 
@@ -137,6 +149,7 @@ def store_outputs(notebook: Path, profile: str = "default", timeout: int = 1800)
             if WIDGET_VIEW in data:
                 del data[WIDGET_VIEW]
                 data["text/plain"] = "(an interactive widget: run the cell in JupyterLab to use it)"
+    _relative_paths(nb, notebook.resolve().parent.parent)
     nb.metadata.pop("widgets", None)
     nb.metadata["ftkit"] = {
         "code_sha256": code_hash(nb),
