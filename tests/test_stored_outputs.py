@@ -70,7 +70,9 @@ def test_paths_inside_the_kit_are_stored_relative_to_it(tmp_path):
     cell = nbformat.v4.new_code_cell("print(p)")
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stdout", text=f"saved to {tmp_path}/outputs/x\n"),
-        nbformat.v4.new_output("execute_result", data={"text/plain": f"PosixPath('{tmp_path}/outputs/r.json')"}),
+        nbformat.v4.new_output(
+            "execute_result", data={"text/plain": f"PosixPath('{tmp_path}/outputs/r.json')"}
+        ),
         nbformat.v4.new_output("stream", name="stdout", text="/etc/hosts stays\n"),
     ]
     nb.cells = [cell]
