@@ -44,3 +44,29 @@ def test_lesson_00_map_quotes_the_readme_ranges():
     for name, time_range in _readme_times().items():
         row = next(line for line in table.splitlines() if line.startswith(f"| `{name}` |"))
         assert f"| {time_range} |" in row, f"lesson 00's map: {row}"
+
+
+def _seconds(time_range: str) -> tuple:
+    """'10–55 s' -> (10, 55); '50 s–2.5 min' -> (50, 150); '1–2 min' -> (60, 120)."""
+    low, high = time_range.split("–")
+    high_value, high_unit = high.split()
+    scale = 60 if high_unit == "min" else 1
+    low_value, *low_unit = low.split()
+    low_scale = 1 if low_unit == ["s"] else scale
+    return float(low_value) * low_scale, float(high_value) * scale
+
+
+def test_seconds_reads_the_readme_forms():
+    assert _seconds("10–55 s") == (10, 55)
+    assert _seconds("50 s–2.5 min") == (50, 150)
+    assert _seconds("1–2 min") == (60, 120)
+
+
+def test_stored_run_time_falls_in_the_readme_range():
+    """The stored default-profile run (`ftkit refresh` records its wall time) is one of the measurements
+    the README's range must cover: a refresh outside it means the table needs a new measured range."""
+    for name, time_range in _readme_times().items():
+        nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+        wall_s = nb["metadata"]["ftkit"]["wall_s"]
+        low, high = _seconds(time_range)
+        assert low <= wall_s <= high, f"{name}: stored run took {wall_s} s, the README says {time_range}"
