@@ -75,7 +75,37 @@ _HEAD_NAMES = ("classifier", "score")  # PEFT's names for a classifier head (it 
 # Settings
 # =========================================================================================
 @dataclass
-class LoraSettings:
+class PeftShared:
+    """The knobs every PEFT method's settings share: LoRA here, (IA)3 and prefix tuning in
+    `ftkit.peft_methods` (the names of PEFT's configs, checked the same way)."""
+
+    task_type: str = field(
+        default="CAUSAL_LM",
+        metadata={"help": "'CAUSAL_LM' for a chat model (lesson 04), 'SEQ_CLS' for a classifier (lesson 03)"},
+    )
+    modules_to_save: list | None = field(
+        default=None,
+        metadata={
+            "help": "modules that train in full and are saved with the adapter, e.g. ['classifier'] "
+            "(a new head); None = none (for SEQ_CLS PEFT adds the classifier head itself)"
+        },
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seeds the adapter's random init, so two runs start the same"}
+    )
+
+    def __post_init__(self):
+        check_choice("task_type", self.task_type, TASK_TYPES)
+        check_int("seed", self.seed, minimum=0)
+        if self.modules_to_save is not None:
+            self.modules_to_save = _names("modules_to_save", self.modules_to_save)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LoraSettings(PeftShared):
     """The LoRA knobs (the same names as `peft.LoraConfig`), checked before any slow work."""
 
     r: int = field(
@@ -99,31 +129,14 @@ class LoraSettings:
         default="none",
         metadata={"help": "'none' keeps every bias frozen (the seed's choice, and the smallest adapter)"},
     )
-    task_type: str = field(
-        default="CAUSAL_LM",
-        metadata={"help": "'CAUSAL_LM' for a chat model (lesson 04), 'SEQ_CLS' for a classifier (lesson 03)"},
-    )
-    modules_to_save: list | None = field(
-        default=None,
-        metadata={
-            "help": "modules that train in full and are saved with the adapter, e.g. ['classifier'] "
-            "(a new head); None = none (PEFT adds a classifier head for SEQ_CLS itself)"
-        },
-    )
-    seed: int = field(
-        default=0, metadata={"help": "seeds the random init of the A matrices, so two runs start the same"}
-    )
 
     def __post_init__(self):
         check_int("r", self.r, minimum=1)
         check_positive("lora_alpha", self.lora_alpha, example=32)  # 2-4 x r is usual
         check_fraction("lora_dropout", self.lora_dropout)
         check_choice("bias", self.bias, ("none", "all", "lora_only"))
-        check_choice("task_type", self.task_type, TASK_TYPES)
-        check_int("seed", self.seed, minimum=0)
         self.target_modules = _names("target_modules", self.target_modules, presets=True)
-        if self.modules_to_save is not None:
-            self.modules_to_save = _names("modules_to_save", self.modules_to_save)
+        super().__post_init__()
 
     @property
     def scale(self) -> float:
@@ -147,9 +160,6 @@ class LoraSettings:
                 f"Its linear layers are: {', '.join(available)}."
             )
         return list(wanted)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _names(name, value, presets=False):

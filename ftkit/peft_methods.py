@@ -19,44 +19,17 @@ tests/test_peft_methods.py: the prefix changes the logits and receives a gradien
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from .checks import check_bool, check_choice, check_int
+from .checks import check_bool, check_int
 from .errors import ConfigError
-from .lora import TASK_TYPES, LoraSettings, _names, lora_config, trainable_share, wrap_with_peft
+from .lora import LoraSettings, PeftShared, _names, lora_config, trainable_share, wrap_with_peft
 
 __all__ = ["PEFT_METHODS", "IA3Settings", "PrefixSettings", "peft_settings", "peft_config", "apply_peft"]
 
 
 @dataclass
-class _Common:
-    """The knobs every PEFT method shares with `LoraSettings` (same names, same checks)."""
-
-    task_type: str = field(
-        default="CAUSAL_LM",
-        metadata={"help": "'CAUSAL_LM' for a chat model (lesson 04), 'SEQ_CLS' for a classifier (lesson 03)"},
-    )
-    modules_to_save: list | None = field(
-        default=None,
-        metadata={
-            "help": "modules that train in full and are saved with the adapter; None = none "
-            "(for SEQ_CLS PEFT adds the classifier head itself)"
-        },
-    )
-    seed: int = field(default=0, metadata={"help": "seeds the new weights, so two runs start the same"})
-
-    def __post_init__(self):
-        check_choice("task_type", self.task_type, TASK_TYPES)
-        check_int("seed", self.seed, minimum=0)
-        if self.modules_to_save is not None:
-            self.modules_to_save = _names("modules_to_save", self.modules_to_save)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class IA3Settings(_Common):
+class IA3Settings(PeftShared):
     """(IA)3's knobs (the names of `peft.IA3Config`), checked before any slow work."""
 
     target_modules: list | None = field(
@@ -101,7 +74,7 @@ class IA3Settings(_Common):
 
 
 @dataclass
-class PrefixSettings(_Common):
+class PrefixSettings(PeftShared):
     """Prefix tuning's knobs (the names of `peft.PrefixTuningConfig`), checked before any slow work."""
 
     num_virtual_tokens: int = field(

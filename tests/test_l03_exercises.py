@@ -3,7 +3,6 @@ ones print a hint and return False, never raise (tiny random BERT, seconds)."""
 
 import numpy as np
 import pytest
-import torch
 from tiny_data import SENTIMENT_CSV, tiny_bert
 
 from ftkit.data.text import load_text_table
@@ -19,13 +18,7 @@ from ftkit.metrics import f1_macro
 from ftkit.peft_methods import apply_peft, peft_settings
 from ftkit.textcls import predict_proba
 
-
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,7 @@ from ftkit.lora import (
 from ftkit.sft import generate, train_sft
 from ftkit.textcls import predict_proba
 
-
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # two busy cores: one thread is as fast and does not fight
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_trainable_share_matches_hand_count():

@@ -10,13 +10,7 @@ from ftkit.errors import ConfigError
 from ftkit.lora import LoraSettings, trainable_share
 from ftkit.peft_methods import PEFT_METHODS, IA3Settings, PrefixSettings, apply_peft, peft_settings
 
-
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
