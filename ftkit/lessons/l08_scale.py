@@ -4,7 +4,8 @@
   `ftkit train` reads, checked by the same classes on the way back (`load_recipe`);
 - `run_script`: `python -m ftkit train CONFIG` in a subprocess, in 1 process or N CPU processes under
   torchrun (gloo), with the command a learner would type, its output tail and its results.json;
-- `step_losses`, `curve_gap`, `throughput`: what the lesson compares between the runs.
+- `step_losses`, `curve_gap`, `throughput`: what the lesson compares between the runs;
+- `processes_that_fit`: how many script processes a memory-capped profile (Binder) can hold.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "estimate_step",
     "estimate_table",
     "load_recipe",
+    "processes_that_fit",
     "run_script",
     "step_losses",
     "throughput",
@@ -39,6 +41,27 @@ __all__ = [
 ]
 
 KIT = repo_root()
+# One `ftkit train configs/helmet.yaml` process in the binder profile peaks at 0.92 GB (`/usr/bin/time -v`,
+# 2026-12-03), and the lesson's kernel holds about as much: under Binder's 2 GB, the kernel and two
+# processes were killed for memory (benchmarks/bench_binder_memory.py), the kernel and one process fit.
+PROCESS_GB = 0.9
+
+
+def processes_that_fit(processes: int, profile) -> int:
+    """`processes`, or fewer (at least 1) when the profile caps memory below what the kernel and that many
+    training processes need; says so in one printed line."""
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ConfigError(f"PROCESSES must be a whole number >= 1, got {processes!r}.")
+    cap = profile.memory_gb
+    if cap is None or (processes + 1) * PROCESS_GB <= cap:
+        return processes
+    fit = max(1, int(cap // PROCESS_GB) - 1)
+    print(
+        f"{processes} training processes and this notebook need about {(processes + 1) * PROCESS_GB:.1f} GB, "
+        f"the {profile.name} profile allows {cap:g} GB: the script runs in {fit} process(es) here. "
+        'PROFILE = "smoke" shows two processes with the tiny model.'
+    )
+    return fit
 
 
 def write_helmet_config(path, *, head, finetune, data_dir, model=None, image_size=None, seed=0) -> Recipe:
