@@ -23,7 +23,9 @@ Where a network may be cut is written in the table of model families (`ftkit/arc
 input of the lowest trainable block.  Cache entries are keyed by the model (identity plus
 the version counters of its frozen tensors, which change whenever a weight is changed in
 place), the split point, and the dataset (`dataset.fingerprint`, or its identity), and
-kept in a small least-recently-used store in memory.  `clear_cache()` empties it.
+kept in a small least-recently-used store in memory.  A dataset that names the dataset whose
+inputs it shares, item by item (`.same_inputs_as`, e.g. `ftkit.data.noise.flip_labels`),
+re-uses that dataset's features with its own `.targets`.  `clear_cache()` empties it.
 """
 
 from __future__ import annotations
@@ -208,6 +210,11 @@ def _key(model, steps, dataset) -> tuple:
 
 def _features_for(model, steps, dataset, config, device, label) -> tuple:
     """(CachedFeatures, seconds spent, reused?) for one split of the data."""
+    parent = getattr(dataset, "same_inputs_as", None)  # a relabelled view (ftkit.data.noise)
+    if parent is not None and len(parent) == len(dataset) and hasattr(dataset, "targets"):
+        # same inputs in the same order: the parent's features, this dataset's labels
+        cached, seconds, reused = _features_for(model, steps, parent, config, device, label)
+        return CachedFeatures(cached.features, torch.as_tensor(dataset.targets)), seconds, reused
     entry = _lookup(_key(model, steps, dataset), model, dataset)
     if entry is not None:
         return CachedFeatures(entry["features"], entry["targets"]), 0.0, True
