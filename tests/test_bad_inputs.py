@@ -194,6 +194,14 @@ def case_batch_larger_than_data(tmp):
     _tiny_train(tmp, batch_size=64, epochs=1)
 
 
+def case_label_noise_share(tmp):
+    ftkit.flip_labels([0, 1, 0, 1], share=40)  # meant 40 %
+
+
+def case_lr_range_reversed(tmp):
+    ftkit.lr_range_test(None, None, start_lr=10, end_lr=1e-6)
+
+
 CASES = [
     # id, what the learner did, error class, text the message must contain
     ("image-folder-missing", "DATA_DIR points to a folder that does not exist", DataError, "no_such_folder"),
@@ -220,6 +228,8 @@ CASES = [
     ("steps-zero", "STEPS = 0 for LoRA training", ConfigError, "0"),
     ("freeze-depth-out-of-range", "a freeze depth larger than the model has blocks", ConfigError, "9"),
     ("batch-larger-than-data", "a batch size larger than the training set", ConfigError, "64"),
+    ("label-noise-share", "a label-noise share given in percent (40 for 0.4)", ConfigError, "share"),
+    ("lr-range-reversed", "an LR range test from 10 down to 1e-6", ConfigError, "start_lr"),
 ]
 _FUNCS = {
     "image-folder-missing": case_missing_folder,
@@ -246,6 +256,8 @@ _FUNCS = {
     "steps-zero": case_steps_zero,
     "freeze-depth-out-of-range": case_freeze_depth_out_of_range,
     "batch-larger-than-data": case_batch_larger_than_data,
+    "label-noise-share": case_label_noise_share,
+    "lr-range-reversed": case_lr_range_reversed,
 }
 
 
