@@ -42,6 +42,7 @@ _API = {
     "data.noise": ["flip_labels"],
     "data.text": ["load_text_table", "TextData", "make_imbalanced", "class_weights"],
     "data.clean": ["careful_clean", "anonymise", "find_leaks"],
+    "data.augment": ["augment_texts"],
     "data.instructions": ["load_instructions", "to_messages"],
     "data.sft_encoding": ["encode_for_sft", "build_sft_dataset", "SFTCollator", "show_masking"],
     "freeze": [

@@ -5,6 +5,7 @@
     opt = layerwise_optimizer(model, head_lr=5e-4, encoder_lr=1e-5)   # train_text(..., optimizer=opt)
     set_dropout(model, 0.3); time_padding(model, tokenizer, texts)
     table, runs = compare_peft(make_model, tokenizer, ds, recipe, {"(IA)3": (ia3_settings, 3e-3)}, out, test)
+    table = compare_augmentation(make_model, tokenizer, data, small, recipe, {"none": None, ...}, out)
 
 The Trainer recipe itself (`TextRecipe`, `train_text`, `predict_proba`) is core (`ftkit.textcls`),
 and LoRA on the classifier is `ftkit.apply_lora(model, LoraSettings(task_type="SEQ_CLS", ...))`.
@@ -37,6 +38,7 @@ __all__ = [
     "freezing_strategies",
     "compare_freezing",
     "compare_peft",
+    "compare_augmentation",
     "set_dropout",
     "time_padding",
 ]
@@ -308,3 +310,62 @@ def time_padding(
     model.eval()
     result["ratio"] = result["dynamic_texts_per_s"] / result["max_length_texts_per_s"]
     return result
+
+
+# ---- text augmentation on a small training set --------------------------------------------
+def compare_augmentation(
+    make_model,
+    tokenizer,
+    data,
+    train,
+    recipe: TextRecipe,
+    variants: dict,
+    output_dir,
+    seeds=(0,),
+    max_length: int = 128,
+):
+    """Fine-tune a fresh model on `train` as is and on augmented copies of it; test F1 per seed.
+
+    `variants` maps a name to `ftkit.augment_texts` keyword arguments (method, share, copies),
+    or to None for the plain training set.  Every run sees the same number of training texts:
+    the plain run trains `recipe.num_train_epochs` epochs, a variant with `copies` extra copies
+    of each row that many epochs / (1 + copies), so the gap is the augmentation's, not the
+    budget's.  The recipe's seed is replaced by each of `seeds` (data order, dropout, and the
+    augmentation's random choices); the model's initial head is `make_model()`'s.
+    Returns one row per variant: rows, epochs, the held-out macro F1 for each seed, and their mean.
+    """
+    import pandas as pd
+
+    from ..data.augment import augment_texts
+    from ..data.text import TextData
+    from ..metrics import f1_macro
+    from ..textcls import predict_proba
+
+    if not seeds:
+        raise ConfigError("compare_augmentation needs at least one seed, e.g. seeds=(0, 1).")
+    rows = []
+    for name, kwargs in variants.items():
+        copies = (kwargs or {}).get("copies", 1)
+        check_int("copies", copies, minimum=1)
+        epochs = max(1, round(recipe.num_train_epochs / (1 + copies))) if kwargs else recipe.num_train_epochs
+        row = {"training set": name}
+        for seed in seeds:
+            frame = augment_texts(train, seed=seed, **kwargs) if kwargs else train
+            ds = TextData(frame, data.val, data.test, data.classes).to_hf(tokenizer, max_length=max_length)
+            model = make_model()
+            train_text(
+                model,
+                tokenizer,
+                ds,
+                recipe.replace(num_train_epochs=epochs, seed=seed),
+                f"{name} (seed {seed})",
+                output_dir,
+                keep_trainer=False,
+            )
+            pred = predict_proba(model, tokenizer, data.test["text"], max_length=max_length).argmax(axis=1)
+            row.update({"rows": len(frame), "epochs": epochs})
+            row[f"test F1, seed {seed}"] = round(f1_macro(pred, data.test["label"].to_numpy()), 3)
+            del model
+        row["mean"] = round(float(np.mean([row[f"test F1, seed {s}"] for s in seeds])), 3)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("training set")
