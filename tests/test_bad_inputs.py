@@ -198,6 +198,12 @@ def case_label_noise_share(tmp):
     ftkit.flip_labels([0, 1, 0, 1], share=40)  # meant 40 %
 
 
+def case_augment_unknown_method(tmp):
+    import pandas as pd
+
+    ftkit.augment_texts(pd.DataFrame({"text": ["a good film"], "label": [1]}), method="back-translate")
+
+
 def case_lr_range_reversed(tmp):
     ftkit.lr_range_test(None, None, start_lr=10, end_lr=1e-6)
 
@@ -230,6 +236,12 @@ CASES = [
     ("batch-larger-than-data", "a batch size larger than the training set", ConfigError, "64"),
     ("label-noise-share", "a label-noise share given in percent (40 for 0.4)", ConfigError, "share"),
     ("lr-range-reversed", "an LR range test from 10 down to 1e-6", ConfigError, "start_lr"),
+    (
+        "augment-unknown-method",
+        "text augmentation by back-translation (needs a model)",
+        ConfigError,
+        "back-translate",
+    ),
 ]
 _FUNCS = {
     "image-folder-missing": case_missing_folder,
@@ -258,6 +270,7 @@ _FUNCS = {
     "batch-larger-than-data": case_batch_larger_than_data,
     "label-noise-share": case_label_noise_share,
     "lr-range-reversed": case_lr_range_reversed,
+    "augment-unknown-method": case_augment_unknown_method,
 }
 
 
