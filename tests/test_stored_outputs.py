@@ -80,3 +80,27 @@ def test_paths_inside_the_kit_are_stored_relative_to_it(tmp_path):
     assert cell.outputs[0]["text"] == "saved to outputs/x\n"
     assert cell.outputs[1]["data"]["text/plain"] == "PosixPath('outputs/r.json')"
     assert cell.outputs[2]["text"] == "/etc/hosts stays\n"
+
+
+def test_stored_runs_drop_progress_bars_and_keep_other_widgets_as_one_line():
+    import nbformat
+
+    from ftkit.infra.run_lessons import WIDGET_VIEW, _store_ready
+
+    def widget(text):
+        return nbformat.v4.new_output(
+            "display_data", data={"text/plain": text, WIDGET_VIEW: {"model_id": "x"}}
+        )
+
+    cell = nbformat.v4.new_code_cell("train()")
+    cell.outputs = [
+        widget("  0%|          | 0/32 [00:00<?, ?it/s]"),
+        widget("Map:  40%|####      | 4/10 [00:01<00:01, 3.2 examples/s]"),
+        widget("IntSlider(value=0)"),
+        nbformat.v4.new_output("stream", name="stdout", text="loss 0.5\n"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    _store_ready(nb)
+    kept = nb.cells[0].outputs
+    assert len(kept) == 2 and kept[1]["text"] == "loss 0.5\n"
+    assert WIDGET_VIEW not in kept[0]["data"] and "interactive widget" in kept[0]["data"]["text/plain"]

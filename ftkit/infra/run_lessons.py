@@ -6,6 +6,7 @@ notebook writes OUTPUT_DIR/results.json, and we collect those into one table.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -104,6 +105,32 @@ def _relative_paths(nb, root: Path) -> None:
                     out["data"][kind] = out["data"][kind].replace(prefix, "")
 
 
+# tqdm's notebook bar (Trainer, datasets) shows its meter as its text form
+_PROGRESS_BAR = re.compile(r"\d+%\|[^|]*\|\s*\d+/\d+")  # "Map:  40%|####  | 4/10", "  0%|   | 0/32"
+
+
+def _store_ready(nb) -> None:
+    """What a stored run keeps: big PNGs as JPEG; no progress bars (a finished bar says nothing once
+    stored, and a Trainer draws one per run); other widgets as one line saying they need a live kernel."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.metadata.pop("execution", None)
+        kept = []
+        for out in cell.outputs:
+            data = out.get("data", {})
+            if len(data.get("image/png", "")) > BIG_PNG and (jpeg := _compress_png(data["image/png"])):
+                del data["image/png"]
+                data["image/jpeg"] = jpeg
+            if WIDGET_VIEW in data:
+                if _PROGRESS_BAR.search(data.get("text/plain", "")):
+                    continue
+                del data[WIDGET_VIEW]
+                data["text/plain"] = "(an interactive widget: run the cell in JupyterLab to use it)"
+            kept.append(out)
+        cell.outputs = kept
+
+
 def store_outputs(notebook: Path, profile: str = "default", timeout: int = 1800) -> Path:
     """Execute a lesson on `profile` and store every output in the notebook file.
 
@@ -137,18 +164,7 @@ def store_outputs(notebook: Path, profile: str = "default", timeout: int = 1800)
             os.environ.pop("FTKIT_PROFILE", None)
         else:
             os.environ["FTKIT_PROFILE"] = old_env
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.metadata.pop("execution", None)
-        for out in cell.outputs:  # a widget needs a live kernel; its text form stays
-            data = out.get("data", {})
-            if len(data.get("image/png", "")) > BIG_PNG and (jpeg := _compress_png(data["image/png"])):
-                del data["image/png"]
-                data["image/jpeg"] = jpeg
-            if WIDGET_VIEW in data:
-                del data[WIDGET_VIEW]
-                data["text/plain"] = "(an interactive widget: run the cell in JupyterLab to use it)"
+    _store_ready(nb)
     _relative_paths(nb, notebook.resolve().parent.parent)
     nb.metadata.pop("widgets", None)
     nb.metadata["ftkit"] = {
