@@ -38,7 +38,7 @@ ensure_torchvision()  # transformers (imported through PEFT) imports torchvision
 
 import torch  # noqa: E402
 
-from .checks import check_choice, check_fraction, check_int, check_positive  # noqa: E402
+from .checks import check_bool, check_choice, check_fraction, check_int, check_positive  # noqa: E402
 from .errors import ConfigError, ModelError  # noqa: E402
 
 __all__ = [
@@ -129,12 +129,20 @@ class LoraSettings(PeftShared):
         default="none",
         metadata={"help": "'none' keeps every bias frozen (the seed's choice, and the smallest adapter)"},
     )
+    use_dora: bool = field(
+        default=False,
+        metadata={
+            "help": "DoRA (Liu et al. 2024): each adapted weight = a learned length per output x the "
+            "direction of W + B A; adds one vector per layer. False is plain LoRA, as in the seeds"
+        },
+    )
 
     def __post_init__(self):
         check_int("r", self.r, minimum=1)
         check_positive("lora_alpha", self.lora_alpha, example=32)  # 2-4 x r is usual
         check_fraction("lora_dropout", self.lora_dropout)
         check_choice("bias", self.bias, ("none", "all", "lora_only"))
+        check_bool("use_dora", self.use_dora)
         self.target_modules = _names("target_modules", self.target_modules, presets=True)
         super().__post_init__()
 
@@ -202,6 +210,7 @@ def lora_config(settings: LoraSettings, model):
         lora_dropout=settings.lora_dropout,
         target_modules=settings.resolve_targets(model),
         bias=settings.bias,
+        use_dora=settings.use_dora,
         task_type=settings.task_type,
         modules_to_save=settings.modules_to_save,
     )

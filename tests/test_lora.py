@@ -200,3 +200,21 @@ def test_two_named_adapters_on_one_base_switch_back_and_forth(trained, tmp_path)
     assert (sizes["MB"][:2] < sizes["MB"][2]).all()
     with pytest.raises(ModelError, match="second"):
         load_adapters(tiny_qwen2().model, {"first": first, "second": tmp_path})
+
+
+def test_dora_adds_one_length_per_output_of_each_adapted_layer():
+    loaded = tiny_qwen2()
+    cfg = loaded.model.config
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    q_out, v_out = cfg.num_attention_heads * head_dim, cfg.num_key_value_heads * head_dim
+    settings = dict(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"])
+    lora = trainable_share(apply_lora(tiny_qwen2().model, LoraSettings(**settings), verbose=False))
+    dora_model = apply_lora(loaded.model, LoraSettings(**settings, use_dora=True), verbose=False)
+    dora = trainable_share(dora_model)
+    assert dora["trainable"] - lora["trainable"] == cfg.num_hidden_layers * (q_out + v_out)
+    assert any("lora_magnitude_vector" in n for n, p in dora_model.named_parameters() if p.requires_grad)
+
+
+def test_use_dora_must_be_a_bool():
+    with pytest.raises(ConfigError, match="use_dora"):
+        LoraSettings(use_dora="yes")
